@@ -1,0 +1,544 @@
+//! A change: one insert, update or delete of one record, as a validated value
+//! and in its wire format (SPEC R11).
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::error::{ChangeError, ChangeErrorKind};
+use crate::json::{value_depth, VALUE_DEPTH_MAX};
+use crate::origin::Origin;
+use crate::record::{RecordKey, FIELD_META_KEY, SHADOW_FIELD, TOMBSTONE_FIELD};
+use crate::register::{Base, Register, Version, WriterId};
+use crate::timestamp::Timestamp;
+
+/// The longest table, id, field or writer name, in bytes (SPEC R11.6).
+pub const NAME_BYTES_MAX: usize = 256;
+/// The most fields one change may touch (SPEC R11.6).
+pub const FIELDS_PER_CHANGE_MAX: usize = 1024;
+
+/// What a change does to its record. Descriptive only: applying a change is
+/// field-LWW over its registers whatever the op (SPEC R11.2).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Op {
+    /// The first write of a record.
+    Insert,
+    /// A later write of some fields (a restore included).
+    Update,
+    /// A soft delete: sets the tombstone (SPEC R9).
+    Delete,
+}
+
+impl Op {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Insert => "insert",
+            Op::Update => "update",
+            Op::Delete => "delete",
+        }
+    }
+}
+
+/// A validated change. Only [`Change::from_wire`], [`Change::new`] and the
+/// kernel build one, so a `Change` always satisfies SPEC R11: it can be
+/// applied without failing.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Change {
+    key: RecordKey,
+    op: Op,
+    // Sorted by field name, names unique.
+    writes: Vec<(Arc<str>, Register)>,
+    client_id: WriterId,
+    client_seq: Option<u64>,
+    server_seq: Option<u64>,
+}
+
+impl Change {
+    /// Builds and validates a change from parts.
+    ///
+    /// # Errors
+    /// The [`ChangeError`] of SPEC R11.5 for bad names, local-only fields,
+    /// values nested too deep, too many or no fields, or a delete without a
+    /// tombstone.
+    pub fn new(
+        key: RecordKey,
+        op: Op,
+        writes: Vec<(String, Register)>,
+        client_id: WriterId,
+        client_seq: Option<u64>,
+    ) -> Result<Change, ChangeError> {
+        let (table, id) = (key.table.clone(), key.id.clone());
+        let err = |field: Option<&str>, kind| ChangeError {
+            index: 0,
+            table: table.clone(),
+            id: id.clone(),
+            field: field.map(str::to_owned),
+            kind,
+        };
+        check_name(&key.table, "table").map_err(|k| err(None, k))?;
+        check_name(&key.id, "id").map_err(|k| err(None, k))?;
+        check_name(client_id.as_str(), "client_id").map_err(|k| err(None, k))?;
+        let mut sorted: Vec<(Arc<str>, Register)> = Vec::with_capacity(writes.len());
+        for (name, reg) in writes {
+            check_field(&name, &reg.value).map_err(|k| err(Some(&name), k))?;
+            sorted.push((Arc::from(name.as_str()), reg));
+        }
+        sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        sorted.dedup_by(|a, b| a.0 == b.0);
+        let change = Change {
+            key,
+            op,
+            writes: sorted,
+            client_id,
+            client_seq,
+            server_seq: None,
+        };
+        change.check_shape().map_err(|k| err(None, k))?;
+        Ok(change)
+    }
+
+    /// The record the change touches.
+    pub fn key(&self) -> &RecordKey {
+        &self.key
+    }
+
+    /// Insert, update or delete.
+    pub fn op(&self) -> Op {
+        self.op
+    }
+
+    /// The registers the change writes, in field-name byte order.
+    pub fn writes(&self) -> impl Iterator<Item = (&str, &Register)> + '_ {
+        self.writes.iter().map(|(name, reg)| (&**name, reg))
+    }
+
+    /// The register the change writes for `field`, if any.
+    pub fn write(&self, field: &str) -> Option<&Register> {
+        self.writes
+            .binary_search_by(|(name, _)| name.as_bytes().cmp(field.as_bytes()))
+            .ok()
+            .map(|i| &self.writes[i].1)
+    }
+
+    /// The client that sent the change (for server-side writes, the writer).
+    pub fn client_id(&self) -> &WriterId {
+        &self.client_id
+    }
+
+    /// The sending client's sequence number: the dedup key of a retried push.
+    pub fn client_seq(&self) -> Option<u64> {
+        self.client_seq
+    }
+
+    /// The change's position in the server log, once appended.
+    pub fn server_seq(&self) -> Option<u64> {
+        self.server_seq
+    }
+
+    /// The greatest `at` the change carries.
+    pub fn max_at(&self) -> Option<Timestamp> {
+        self.writes.iter().map(|(_, reg)| reg.at).max()
+    }
+
+    pub(crate) fn with_server_seq(mut self, seq: u64) -> Change {
+        self.server_seq = Some(seq);
+        self
+    }
+
+    pub(crate) fn writes_mut(&mut self) -> impl Iterator<Item = (&str, &mut Register)> + '_ {
+        self.writes.iter_mut().map(|(name, reg)| (&**name, reg))
+    }
+
+    /// Builds a change the kernel itself stamped; the caller has checked
+    /// every name and value.
+    pub(crate) fn stamped(
+        key: RecordKey,
+        op: Op,
+        writes: Vec<(Arc<str>, Register)>,
+        client_id: WriterId,
+        client_seq: Option<u64>,
+    ) -> Change {
+        debug_assert!(writes
+            .windows(2)
+            .all(|w| w[0].0.as_bytes() < w[1].0.as_bytes()));
+        Change {
+            key,
+            op,
+            writes,
+            client_id,
+            client_seq,
+            server_seq: None,
+        }
+    }
+
+    fn check_shape(&self) -> Result<(), ChangeErrorKind> {
+        if self.writes.is_empty() {
+            return Err(ChangeErrorKind::Empty);
+        }
+        if self.writes.len() > FIELDS_PER_CHANGE_MAX {
+            return Err(ChangeErrorKind::TooManyFields);
+        }
+        if self.op == Op::Delete
+            && self
+                .write(TOMBSTONE_FIELD)
+                .is_none_or(|r| r.value.is_null())
+        {
+            return Err(ChangeErrorKind::DeleteWithoutTombstone);
+        }
+        Ok(())
+    }
+
+    /// Decodes and validates one change from its wire JSON (SPEC R11).
+    ///
+    /// `index` is the change's position in its batch, reported in errors.
+    ///
+    /// # Errors
+    /// A [`ChangeError`] naming the change, the field and what was wrong.
+    ///
+    /// # Example
+    /// ```
+    /// use fieldmerge::Change;
+    /// let wire = serde_json::json!({
+    ///     "table": "tasks", "id": "t1", "op": "update",
+    ///     "data": {"title": "Buy milk"},
+    ///     "field_meta": {"title": {"at": "2026-04-26T10:00:00.000Z", "origin": "user", "base": null}},
+    ///     "client_id": "phone", "client_seq": 7
+    /// });
+    /// let change = Change::from_wire(&wire, 0).unwrap();
+    /// assert_eq!(change.write("title").unwrap().by.as_str(), "phone"); // `by` defaults to client_id
+    /// assert_eq!(Change::from_wire(&change.to_wire(), 0).unwrap(), change);
+    /// ```
+    pub fn from_wire(wire: &Value, index: usize) -> Result<Change, ChangeError> {
+        let mut err = ChangeError {
+            index,
+            table: String::new(),
+            id: String::new(),
+            field: None,
+            kind: ChangeErrorKind::Empty,
+        };
+        let fail = |err: &ChangeError, field: Option<&str>, kind| ChangeError {
+            field: field.map(str::to_owned),
+            kind,
+            ..err.clone()
+        };
+        let obj = wire
+            .as_object()
+            .ok_or_else(|| fail(&err, None, wrong_type("change", "an object")))?;
+        for key in obj.keys() {
+            if !matches!(
+                key.as_str(),
+                "table"
+                    | "id"
+                    | "op"
+                    | "data"
+                    | "field_meta"
+                    | "client_id"
+                    | "client_seq"
+                    | "server_seq"
+            ) {
+                return Err(fail(
+                    &err,
+                    None,
+                    ChangeErrorKind::UnknownMember { path: key.clone() },
+                ));
+            }
+        }
+        let text = |name: &'static str| -> Result<&str, ChangeErrorKind> {
+            match obj.get(name) {
+                None => Err(ChangeErrorKind::Missing { path: name.into() }),
+                Some(Value::String(s)) => Ok(s),
+                Some(_) => Err(wrong_type(name, "a string")),
+            }
+        };
+        let table = text("table").map_err(|k| fail(&err, None, k))?;
+        err.table = table.chars().take(NAME_BYTES_MAX).collect();
+        let id = text("id").map_err(|k| fail(&err, None, k))?;
+        err.id = id.chars().take(NAME_BYTES_MAX).collect();
+        check_name(table, "table").map_err(|k| fail(&err, None, k))?;
+        check_name(id, "id").map_err(|k| fail(&err, None, k))?;
+        let op = match text("op").map_err(|k| fail(&err, None, k))? {
+            "insert" => Op::Insert,
+            "update" => Op::Update,
+            "delete" => Op::Delete,
+            other => {
+                let op = other.chars().take(40).collect();
+                return Err(fail(&err, None, ChangeErrorKind::UnknownOp { op }));
+            }
+        };
+        let client_id = text("client_id").map_err(|k| fail(&err, None, k))?;
+        check_name(client_id, "client_id").map_err(|k| fail(&err, None, k))?;
+        let client_id = WriterId::new(client_id);
+        let seq = |name: &'static str| -> Result<Option<u64>, ChangeErrorKind> {
+            match obj.get(name) {
+                None => Ok(None),
+                Some(v) => v
+                    .as_u64()
+                    .map(Some)
+                    .ok_or_else(|| wrong_type(name, "an unsigned integer")),
+            }
+        };
+        let client_seq = seq("client_seq").map_err(|k| fail(&err, None, k))?;
+        let server_seq = seq("server_seq").map_err(|k| fail(&err, None, k))?;
+        let object = |name: &'static str| -> Result<&Map<String, Value>, ChangeErrorKind> {
+            match obj.get(name) {
+                None => Err(ChangeErrorKind::Missing { path: name.into() }),
+                Some(Value::Object(m)) => Ok(m),
+                Some(_) => Err(wrong_type(name, "an object")),
+            }
+        };
+        let data = object("data").map_err(|k| fail(&err, None, k))?;
+        let meta = object("field_meta").map_err(|k| fail(&err, None, k))?;
+        if data.len() > FIELDS_PER_CHANGE_MAX || meta.len() > FIELDS_PER_CHANGE_MAX {
+            return Err(fail(&err, None, ChangeErrorKind::TooManyFields));
+        }
+        if let Some(name) = meta.keys().find(|name| !data.contains_key(*name)) {
+            return Err(fail(&err, Some(name), ChangeErrorKind::MetaWithoutData));
+        }
+        let mut writes = Vec::with_capacity(data.len());
+        // `serde_json::Map` iterates in key order, so `writes` comes out sorted
+        // by name (byte order equals `String` order).
+        for (name, value) in data {
+            check_field(name, value).map_err(|k| fail(&err, Some(name), k))?;
+            let m = meta
+                .get(name)
+                .ok_or_else(|| fail(&err, Some(name), ChangeErrorKind::DataWithoutMeta))?;
+            let reg =
+                register_from_wire(value, m, &client_id).map_err(|k| fail(&err, Some(name), k))?;
+            writes.push((Arc::from(name.as_str()), reg));
+        }
+        let change = Change {
+            key: RecordKey::new(table, id),
+            op,
+            writes,
+            client_id,
+            client_seq,
+            server_seq,
+        };
+        change.check_shape().map_err(|k| fail(&err, None, k))?;
+        Ok(change)
+    }
+
+    /// The change's wire JSON (SPEC R11). Canonical: `by` is always written,
+    /// `base` is absent exactly for a legacy register, and
+    /// `Change::from_wire(&c.to_wire(), _) == Ok(c)` for every change.
+    pub fn to_wire(&self) -> Value {
+        let mut data = Map::new();
+        let mut meta = Map::new();
+        for (name, reg) in &self.writes {
+            data.insert(name.to_string(), reg.value.clone());
+            meta.insert(name.to_string(), register_meta_to_wire(reg));
+        }
+        let mut obj = Map::new();
+        obj.insert("table".into(), Value::from(self.key.table.as_str()));
+        obj.insert("id".into(), Value::from(self.key.id.as_str()));
+        obj.insert("op".into(), Value::from(self.op.as_str()));
+        obj.insert("data".into(), Value::Object(data));
+        obj.insert("field_meta".into(), Value::Object(meta));
+        obj.insert("client_id".into(), Value::from(self.client_id.as_str()));
+        if let Some(seq) = self.client_seq {
+            obj.insert("client_seq".into(), Value::from(seq));
+        }
+        if let Some(seq) = self.server_seq {
+            obj.insert("server_seq".into(), Value::from(seq));
+        }
+        Value::Object(obj)
+    }
+}
+
+impl serde::Serialize for Change {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_wire().serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Change {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let wire = Value::deserialize(d)?;
+        Change::from_wire(&wire, 0).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Decodes a batch of wire changes: a JSON array of changes (SPEC R11).
+/// All or nothing: the first bad change rejects the whole batch, so a caller
+/// that validates first and applies after never applies part of a batch.
+///
+/// # Errors
+/// A [`ChangeError`] naming the first bad change and what was wrong; an
+/// input that is not a JSON array has index 0 and kind `Json` or `WrongType`.
+///
+/// # Example
+/// ```
+/// let err = fieldmerge::decode_changes(br#"[{"table": "tasks"}]"#).unwrap_err();
+/// assert_eq!(err.kind.code(), "missing");
+/// ```
+pub fn decode_changes(bytes: &[u8]) -> Result<Vec<Change>, ChangeError> {
+    let top = |kind| ChangeError {
+        index: 0,
+        table: String::new(),
+        id: String::new(),
+        field: None,
+        kind,
+    };
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        top(ChangeErrorKind::Json {
+            message: e.to_string(),
+        })
+    })?;
+    decode_change_values(&value)
+}
+
+/// [`decode_changes`] over an already parsed JSON value.
+///
+/// # Errors
+/// As [`decode_changes`].
+pub fn decode_change_values(value: &Value) -> Result<Vec<Change>, ChangeError> {
+    let items = value.as_array().ok_or_else(|| ChangeError {
+        index: 0,
+        table: String::new(),
+        id: String::new(),
+        field: None,
+        kind: wrong_type("batch", "an array"),
+    })?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| Change::from_wire(item, i))
+        .collect()
+}
+
+/// Encodes a batch of changes as a JSON array of wire changes.
+pub fn encode_changes(changes: &[Change]) -> Value {
+    Value::Array(changes.iter().map(Change::to_wire).collect())
+}
+
+fn wrong_type(path: &str, expected: &'static str) -> ChangeErrorKind {
+    ChangeErrorKind::WrongType {
+        path: path.to_owned(),
+        expected,
+    }
+}
+
+pub(crate) fn check_name(name: &str, what: &'static str) -> Result<(), ChangeErrorKind> {
+    if name.is_empty() || name.len() > NAME_BYTES_MAX {
+        return Err(ChangeErrorKind::BadName { what });
+    }
+    Ok(())
+}
+
+pub(crate) fn check_field(name: &str, value: &Value) -> Result<(), ChangeErrorKind> {
+    check_name(name, "field")?;
+    if name == SHADOW_FIELD || name == FIELD_META_KEY {
+        return Err(ChangeErrorKind::LocalOnlyField);
+    }
+    if value_depth(value) > VALUE_DEPTH_MAX {
+        return Err(ChangeErrorKind::TooDeep);
+    }
+    Ok(())
+}
+
+/// Decodes one field's metadata `{at, origin, by?, base?}` around its value.
+pub(crate) fn register_from_wire(
+    value: &Value,
+    meta: &Value,
+    default_by: &WriterId,
+) -> Result<Register, ChangeErrorKind> {
+    let meta = meta
+        .as_object()
+        .ok_or_else(|| wrong_type("field_meta entry", "an object"))?;
+    for key in meta.keys() {
+        if !matches!(key.as_str(), "at" | "origin" | "by" | "base") {
+            return Err(ChangeErrorKind::UnknownMember {
+                path: format!("field_meta.{key}"),
+            });
+        }
+    }
+    let at = timestamp_member(meta, "at")?;
+    let origin = match meta.get("origin") {
+        None => {
+            return Err(ChangeErrorKind::Missing {
+                path: "origin".into(),
+            })
+        }
+        Some(Value::String(s)) => {
+            Origin::parse(s).map_err(|origin| ChangeErrorKind::UnknownOrigin { origin })?
+        }
+        Some(_) => return Err(wrong_type("origin", "a string")),
+    };
+    let by = match meta.get("by") {
+        None => default_by.clone(),
+        Some(Value::String(s)) => {
+            // An empty `by` is a writer that sent none (SPEC R4.2).
+            if s.len() > NAME_BYTES_MAX {
+                return Err(ChangeErrorKind::BadName { what: "by" });
+            }
+            WriterId::new(s)
+        }
+        Some(_) => return Err(wrong_type("by", "a string")),
+    };
+    let base = match meta.get("base") {
+        None => Base::Legacy,
+        Some(Value::Null) => Base::First,
+        Some(Value::Object(b)) => {
+            for key in b.keys() {
+                if !matches!(key.as_str(), "at" | "by") {
+                    return Err(ChangeErrorKind::UnknownMember {
+                        path: format!("base.{key}"),
+                    });
+                }
+            }
+            let at = timestamp_member(b, "at")?;
+            let by = match b.get("by") {
+                Some(Value::String(s)) if s.len() <= NAME_BYTES_MAX => WriterId::new(s),
+                Some(Value::String(_)) => return Err(ChangeErrorKind::BadName { what: "base.by" }),
+                Some(_) => return Err(wrong_type("base.by", "a string")),
+                None => {
+                    return Err(ChangeErrorKind::Missing {
+                        path: "base.by".into(),
+                    })
+                }
+            };
+            Base::Saw(Version { at, by })
+        }
+        Some(_) => return Err(wrong_type("base", "an object or null")),
+    };
+    Ok(Register {
+        value: value.clone(),
+        at,
+        by,
+        origin,
+        base,
+    })
+}
+
+/// The wire metadata of a register: `{at, origin, by, base?}`.
+pub(crate) fn register_meta_to_wire(reg: &Register) -> Value {
+    let mut m = Map::new();
+    m.insert("at".into(), Value::from(reg.at.to_string()));
+    m.insert("origin".into(), Value::from(reg.origin.as_str()));
+    m.insert("by".into(), Value::from(reg.by.as_str()));
+    match &reg.base {
+        Base::Legacy => {}
+        Base::First => {
+            m.insert("base".into(), Value::Null);
+        }
+        Base::Saw(v) => {
+            let mut b = Map::new();
+            b.insert("at".into(), Value::from(v.at.to_string()));
+            b.insert("by".into(), Value::from(v.by.as_str()));
+            m.insert("base".into(), Value::Object(b));
+        }
+    }
+    Value::Object(m)
+}
+
+fn timestamp_member(
+    obj: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Timestamp, ChangeErrorKind> {
+    match obj.get(name) {
+        None => Err(ChangeErrorKind::Missing { path: name.into() }),
+        Some(Value::String(s)) => Ok(Timestamp::parse(s)?),
+        Some(_) => Err(wrong_type(name, "a string")),
+    }
+}

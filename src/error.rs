@@ -1,0 +1,344 @@
+//! One error enum per boundary: timestamps, wire changes, local writes,
+//! pushes, pulled pages, stored states (SPEC R11.5). Every error says what was
+//! wrong and where, and carries a stable [`code`](ChangeErrorKind::code) for
+//! conformance vectors. A call that returns an error changed nothing.
+
+use thiserror::Error;
+
+use crate::timestamp::Timestamp;
+
+/// A timestamp that is not in the canonical wire spelling or not in range.
+#[derive(Clone, PartialEq, Eq, Debug, Error)]
+pub enum TimestampError {
+    /// The text is not `YYYY-MM-DDTHH:MM:SS.mmmZ` with a real date and time.
+    #[error("malformed timestamp {text:?}: expected YYYY-MM-DDTHH:MM:SS.mmmZ")]
+    Malformed {
+        /// The rejected text (at most 40 characters).
+        text: String,
+    },
+    /// Milliseconds outside `1970-01-01T00:00:00.000Z..=9999-12-31T23:59:59.999Z`.
+    #[error("timestamp {ms} ms is outside 1970-01-01T00:00:00.000Z..=9999-12-31T23:59:59.999Z")]
+    OutOfRange {
+        /// The rejected number of milliseconds since the genesis.
+        ms: i64,
+    },
+}
+
+/// A wire change that failed validation (SPEC R11.5): which change of the
+/// batch, which record and field, and what was wrong.
+#[derive(Clone, PartialEq, Debug, Error)]
+#[error("change {index} ({table}/{id}){}: {kind}", .field.as_ref().map(|f| format!(" field {f:?}")).unwrap_or_default())]
+pub struct ChangeError {
+    /// The change's position in its batch (0 for a single change).
+    pub index: usize,
+    /// The change's table, as far as it could be read (empty otherwise).
+    pub table: String,
+    /// The change's record id, as far as it could be read (empty otherwise).
+    pub id: String,
+    /// The field concerned, when the error is about one field.
+    pub field: Option<String>,
+    /// What was wrong.
+    pub kind: ChangeErrorKind,
+}
+
+/// What was wrong with a wire change.
+#[derive(Clone, PartialEq, Debug, Error)]
+pub enum ChangeErrorKind {
+    /// The batch is not valid JSON, or not an array of changes.
+    #[error("not JSON: {message}")]
+    Json {
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// The change (or a nested part of it) has the wrong JSON type.
+    #[error("{path} must be {expected}")]
+    WrongType {
+        /// Which member, such as `data` or `field_meta.title.at`.
+        path: String,
+        /// The JSON type it must have.
+        expected: &'static str,
+    },
+    /// A required member is missing.
+    #[error("missing {path}")]
+    Missing {
+        /// Which member.
+        path: String,
+    },
+    /// A member that the format does not have.
+    #[error("unknown member {path}")]
+    UnknownMember {
+        /// Which member.
+        path: String,
+    },
+    /// `op` is not `insert`, `update` or `delete`.
+    #[error("unknown op {op:?}")]
+    UnknownOp {
+        /// The rejected op.
+        op: String,
+    },
+    /// `origin` is not `user`, `agent`, `migration` or `system`.
+    #[error("unknown origin {origin:?}")]
+    UnknownOrigin {
+        /// The rejected origin.
+        origin: String,
+    },
+    /// A timestamp (`at` or `base.at`) is malformed or out of range.
+    #[error("bad timestamp: {source}")]
+    Timestamp {
+        /// Why it was rejected.
+        #[from]
+        source: TimestampError,
+    },
+    /// `field_meta` names a field that `data` lacks.
+    #[error("field_meta for a field absent from data")]
+    MetaWithoutData,
+    /// `data` has a field that `field_meta` lacks.
+    #[error("data for a field absent from field_meta")]
+    DataWithoutMeta,
+    /// The change touches no field.
+    #[error("the change touches no field")]
+    Empty,
+    /// A table, id, field or writer name is empty or longer than
+    /// [`NAME_BYTES_MAX`](crate::NAME_BYTES_MAX) bytes.
+    #[error("{what} must be 1 to 256 bytes long")]
+    BadName {
+        /// Which name: `table`, `id`, `field` or `client_id`.
+        what: &'static str,
+    },
+    /// The change writes a local-only field (the shadow index or the metadata map).
+    #[error("the field is local-only and never travels in a change")]
+    LocalOnlyField,
+    /// A value is nested deeper than [`VALUE_DEPTH_MAX`](crate::VALUE_DEPTH_MAX).
+    #[error("the value is nested deeper than 128 levels")]
+    TooDeep,
+    /// More than [`FIELDS_PER_CHANGE_MAX`](crate::FIELDS_PER_CHANGE_MAX) fields.
+    #[error("the change touches more than 1024 fields")]
+    TooManyFields,
+    /// A `delete` that does not set the tombstone to a non-null value.
+    #[error("a delete must set deletedAt to a non-null value")]
+    DeleteWithoutTombstone,
+}
+
+impl ChangeErrorKind {
+    /// A stable, language-neutral code for conformance vectors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ChangeErrorKind::Json { .. } => "json",
+            ChangeErrorKind::WrongType { .. } => "wrong_type",
+            ChangeErrorKind::Missing { .. } => "missing",
+            ChangeErrorKind::UnknownMember { .. } => "unknown_member",
+            ChangeErrorKind::UnknownOp { .. } => "unknown_op",
+            ChangeErrorKind::UnknownOrigin { .. } => "unknown_origin",
+            ChangeErrorKind::Timestamp { .. } => "bad_timestamp",
+            ChangeErrorKind::MetaWithoutData => "meta_without_data",
+            ChangeErrorKind::DataWithoutMeta => "data_without_meta",
+            ChangeErrorKind::Empty => "empty_change",
+            ChangeErrorKind::BadName { .. } => "bad_name",
+            ChangeErrorKind::LocalOnlyField => "local_only_field",
+            ChangeErrorKind::TooDeep => "too_deep",
+            ChangeErrorKind::TooManyFields => "too_many_fields",
+            ChangeErrorKind::DeleteWithoutTombstone => "delete_without_tombstone",
+        }
+    }
+}
+
+/// A local write that was refused; the replica is unchanged (SPEC R5).
+#[derive(Clone, PartialEq, Debug, Error)]
+pub enum WriteError {
+    /// A table, id or field name is empty or too long.
+    #[error("{what} {name:?} must be 1 to 256 bytes long")]
+    BadName {
+        /// Which name: `table`, `id` or `field`.
+        what: &'static str,
+        /// The rejected name (at most 40 characters).
+        name: String,
+    },
+    /// The write names a field that only the kernel writes: the tombstone
+    /// (use `delete` / `restore`), the shadow index or the metadata map.
+    #[error("field {field:?} is reserved: {why}")]
+    ReservedField {
+        /// The field.
+        field: String,
+        /// Why it cannot be written directly.
+        why: &'static str,
+    },
+    /// A value is nested deeper than [`VALUE_DEPTH_MAX`](crate::VALUE_DEPTH_MAX).
+    #[error("field {field:?}: the value is nested deeper than 128 levels")]
+    TooDeep {
+        /// The field.
+        field: String,
+    },
+    /// More than [`FIELDS_PER_CHANGE_MAX`](crate::FIELDS_PER_CHANGE_MAX) fields.
+    #[error("a write may touch at most 1024 fields")]
+    TooManyFields,
+    /// `delete` or `restore` of a record this replica does not hold.
+    #[error("no record {table}/{id}")]
+    NoSuchRecord {
+        /// The record's table.
+        table: String,
+        /// The record's id.
+        id: String,
+    },
+    /// The clock reached the last representable millisecond.
+    #[error("the clock is exhausted at 9999-12-31T23:59:59.999Z")]
+    ClockExhausted,
+}
+
+impl WriteError {
+    /// A stable, language-neutral code for conformance vectors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            WriteError::BadName { .. } => "bad_name",
+            WriteError::ReservedField { .. } => "reserved_field",
+            WriteError::TooDeep { .. } => "too_deep",
+            WriteError::TooManyFields => "too_many_fields",
+            WriteError::NoSuchRecord { .. } => "no_such_record",
+            WriteError::ClockExhausted => "clock_exhausted",
+        }
+    }
+}
+
+/// A push the server refused as a whole; its log and state are unchanged
+/// (SPEC R12).
+#[derive(Clone, PartialEq, Debug, Error)]
+pub enum PushError {
+    /// A change of the push names another client than the push.
+    #[error("change {index}: client_id {found:?} is not the pushing client")]
+    ForeignChange {
+        /// The change's position in the push.
+        index: usize,
+        /// The client id it carries.
+        found: String,
+    },
+    /// A change of the push has no `client_seq`.
+    #[error("change {index}: a pushed change needs a client_seq")]
+    MissingSeq {
+        /// The change's position in the push.
+        index: usize,
+    },
+    /// `client_seq` does not rise by exactly one from change to change.
+    #[error("change {index}: client_seq {found} does not follow {previous}")]
+    SeqOrder {
+        /// The change's position in the push.
+        index: usize,
+        /// The sequence number before it.
+        previous: u64,
+        /// Its sequence number.
+        found: u64,
+    },
+    /// The push skips sequence numbers the server has not seen.
+    #[error("client_seq {found} leaves a gap: the server expects {expected}")]
+    Gap {
+        /// The next sequence number the server accepts from this client.
+        expected: u64,
+        /// The first new sequence number of the push.
+        found: u64,
+    },
+    /// A change is stamped too far ahead of the server's clock (SPEC R12.3).
+    #[error("change {index} field {field:?}: at {at} is more than {skew_ms_max} ms ahead of the server's {server_now}")]
+    ClockAhead {
+        /// The change's position in the push.
+        index: usize,
+        /// The field stamped too far ahead.
+        field: String,
+        /// Its stamp.
+        at: Timestamp,
+        /// The server's time, for the client to correct its clock.
+        server_now: Timestamp,
+        /// The skew the server allows.
+        skew_ms_max: i64,
+    },
+}
+
+impl PushError {
+    /// A stable, language-neutral code for conformance vectors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PushError::ForeignChange { .. } => "foreign_change",
+            PushError::MissingSeq { .. } => "missing_seq",
+            PushError::SeqOrder { .. } => "seq_order",
+            PushError::Gap { .. } => "seq_gap",
+            PushError::ClockAhead { .. } => "clock_ahead",
+        }
+    }
+}
+
+/// A pulled page the replica refused to apply; the replica is unchanged
+/// (SPEC R6.5).
+#[derive(Clone, PartialEq, Eq, Debug, Error)]
+pub enum PageError {
+    /// The page does not start at the replica's cursor.
+    #[error("the page starts after {found}, the replica's cursor is {expected}")]
+    NotAtCursor {
+        /// The replica's cursor (0 when it has none).
+        expected: u64,
+        /// Where the page starts.
+        found: u64,
+    },
+    /// The page's changes do not carry consecutive server sequence numbers.
+    #[error("change {index} of the page has server_seq {found:?}, expected {expected}")]
+    NotConsecutive {
+        /// The change's position in the page.
+        index: usize,
+        /// The sequence number it must have.
+        expected: u64,
+        /// The sequence number it has.
+        found: Option<u64>,
+    },
+    /// The page claims a head before its own last change.
+    #[error("the page's head {head} is before its last change {last}")]
+    HeadBehind {
+        /// The claimed head.
+        head: u64,
+        /// The last change's sequence number.
+        last: u64,
+    },
+}
+
+impl PageError {
+    /// A stable, language-neutral code for conformance vectors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PageError::NotAtCursor { .. } => "not_at_cursor",
+            PageError::NotConsecutive { .. } => "not_consecutive",
+            PageError::HeadBehind { .. } => "head_behind",
+        }
+    }
+}
+
+/// A stored replica state that cannot be loaded.
+#[derive(Clone, PartialEq, Debug, Error)]
+pub enum StateError {
+    /// The state is not valid JSON of the state format.
+    #[error("not a replica state: {message}")]
+    Json {
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A record in the state is invalid.
+    #[error("record {table}/{id} field {field:?}: {kind}")]
+    Record {
+        /// The record's table.
+        table: String,
+        /// The record's id.
+        id: String,
+        /// The field concerned.
+        field: String,
+        /// What was wrong.
+        kind: ChangeErrorKind,
+    },
+    /// A pending change in the outbox is invalid.
+    #[error("outbox: {0}")]
+    Outbox(ChangeError),
+}
+
+impl StateError {
+    /// A stable, language-neutral code for conformance vectors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StateError::Json { .. } => "state_json",
+            StateError::Record { kind, .. } => kind.code(),
+            StateError::Outbox(e) => e.kind.code(),
+        }
+    }
+}

@@ -1,0 +1,693 @@
+//! A client replica: its records, its hybrid logical clock, its outbox and
+//! its cursor into the server log (SPEC R2, R5, R6, R8, R9, R10, R12.4).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::change::{check_field, check_name, Change, Op, FIELDS_PER_CHANGE_MAX};
+use crate::classify::{Decision, Delivery};
+use crate::error::{ChangeErrorKind, PageError, WriteError};
+use crate::origin::{Actor, Origin, SYSTEM_BOOTSTRAP};
+use crate::record::{Record, RecordKey, FIELD_META_KEY, SHADOW_FIELD, TOMBSTONE_FIELD};
+use crate::register::{Base, Register, Version, WriterId};
+use crate::report::{Anomaly, ApplyReport, Conflict, HiddenEdit};
+use crate::server::Page;
+use crate::timestamp::Timestamp;
+
+/// A replica's hybrid logical clock in milliseconds (SPEC R2.2).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Clock {
+    /// The greatest `at` this replica has received from anyone.
+    pub seen: Timestamp,
+    /// The greatest `at` this replica has stamped.
+    pub stamped: Timestamp,
+    /// The correction added to the caller's `now`, learnt from the server
+    /// when it refused a push as too far ahead (SPEC R12.4).
+    pub offset_ms: i64,
+}
+
+impl Clock {
+    /// The stamp of a local write at wall time `now`:
+    /// `max(now + offset, max(seen, stamped) + 1 ms)` (SPEC R2.2).
+    pub fn peek(&self, now: Timestamp) -> Option<Timestamp> {
+        let floor = self.seen.max(self.stamped).next()?;
+        Some(now.saturating_add_ms(self.offset_ms).max(floor))
+    }
+}
+
+/// A client replica. Plain data: every operation is a method that takes time
+/// and identity as arguments and never reads a clock (SPEC R2, R12.5).
+///
+/// # Example
+/// ```
+/// use fieldmerge::{Actor, Push, RecordKey, Replica, Server, ServerConfig, Timestamp, WriterId};
+/// use serde_json::json;
+/// let t = |ms: i64| Timestamp::from_ms(1_777_197_600_000 + ms).unwrap();
+/// let key = RecordKey::new("tasks", "t1");
+/// let mut server = Server::new(ServerConfig::default());
+/// let (mut phone, mut laptop) = (Replica::new(WriterId::new("phone")), Replica::new(WriterId::new("laptop")));
+///
+/// let patch = json!({"title": "Buy milk"}).as_object().unwrap().clone();
+/// phone.write(&key, &Actor::User, &patch, t(0)).unwrap();
+/// let reply = server.push(&phone.push(), t(1)).unwrap();
+/// phone.ack(reply.acked_through);
+///
+/// let report = laptop.apply_page(&server.pull(0, 100)).unwrap();
+/// assert!(report.conflicts.is_empty());
+/// assert_eq!(laptop.record(&key).unwrap().values(), phone.record(&key).unwrap().values());
+/// ```
+#[derive(Clone, PartialEq, Debug)]
+pub struct Replica {
+    client_id: WriterId,
+    records: BTreeMap<RecordKey, Record>,
+    clock: Clock,
+    outbox: Vec<Change>,
+    next_seq: u64,
+    cursor: Option<u64>,
+    hydrating: bool,
+}
+
+impl Replica {
+    /// An empty replica with the stable client id `client_id` (SPEC R12.5).
+    pub fn new(client_id: WriterId) -> Replica {
+        Replica {
+            client_id,
+            records: BTreeMap::new(),
+            clock: Clock::default(),
+            outbox: Vec::new(),
+            next_seq: 1,
+            cursor: None,
+            hydrating: false,
+        }
+    }
+
+    /// The replica's client id.
+    pub fn client_id(&self) -> &WriterId {
+        &self.client_id
+    }
+
+    /// The record at `key`, if the replica holds it.
+    pub fn record(&self, key: &RecordKey) -> Option<&Record> {
+        self.records.get(key)
+    }
+
+    /// Every record, in key order.
+    pub fn records(&self) -> &BTreeMap<RecordKey, Record> {
+        &self.records
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// The pending changes, oldest first, not yet acknowledged by the server.
+    pub fn outbox(&self) -> &[Change] {
+        &self.outbox
+    }
+
+    /// The `client_seq` the next local write will carry.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The server sequence number of the last change applied from the log;
+    /// `None` before the first complete page.
+    pub fn cursor(&self) -> Option<u64> {
+        self.cursor
+    }
+
+    /// Whether the replica is inside an initial hydration round (SPEC R6.4).
+    pub fn is_hydrating(&self) -> bool {
+        self.hydrating
+    }
+
+    /// A local write by `actor` at wall time `now` (SPEC R5): creates the
+    /// record if it is new (stamping every field of `patch`), otherwise
+    /// stamps only the fields whose value changes. All stamped fields share
+    /// one `at`, which beats everything the replica has seen. Returns the
+    /// pending change, or `None` for a no-op write, which stamps nothing.
+    ///
+    /// # Errors
+    /// [`WriteError`] for bad names, reserved fields (the tombstone, the
+    /// shadow index, the metadata map), values nested too deep, too many
+    /// fields, or an exhausted clock. The replica is unchanged.
+    pub fn write(
+        &mut self,
+        key: &RecordKey,
+        actor: &Actor,
+        patch: &Map<String, Value>,
+        now: Timestamp,
+    ) -> Result<Option<Change>, WriteError> {
+        check_key(key)?;
+        for (name, value) in patch {
+            if name == TOMBSTONE_FIELD {
+                return Err(WriteError::ReservedField {
+                    field: name.clone(),
+                    why: "use delete and restore",
+                });
+            }
+            check_patch_field(name, value)?;
+        }
+        if patch.len() > FIELDS_PER_CHANGE_MAX {
+            return Err(WriteError::TooManyFields);
+        }
+        let op = if self.records.contains_key(key) {
+            Op::Update
+        } else {
+            Op::Insert
+        };
+        self.stamp(key, op, actor.origin(), patch.iter(), now)
+    }
+
+    /// Soft-deletes the record at `key` (SPEC R9.1): an LWW write of its
+    /// tombstone with the write's timestamp. `None` when it is already deleted.
+    ///
+    /// # Errors
+    /// [`WriteError::NoSuchRecord`] when the replica does not hold the record;
+    /// [`WriteError::ClockExhausted`].
+    pub fn delete(
+        &mut self,
+        key: &RecordKey,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<Option<Change>, WriteError> {
+        let record = self.records.get(key).ok_or_else(|| no_such(key))?;
+        if record.is_deleted() {
+            return Ok(None);
+        }
+        let at = self.clock.peek(now).ok_or(WriteError::ClockExhausted)?;
+        let tombstone = (TOMBSTONE_FIELD.to_owned(), Value::from(at.to_string()));
+        self.stamp(
+            key,
+            Op::Delete,
+            actor.origin(),
+            std::iter::once((&tombstone.0, &tombstone.1)),
+            now,
+        )
+    }
+
+    /// Restores a soft-deleted record (SPEC R9.1): a later write of `null` to
+    /// its tombstone. `None` when it is not deleted.
+    ///
+    /// # Errors
+    /// [`WriteError::NoSuchRecord`]; [`WriteError::ClockExhausted`].
+    pub fn restore(
+        &mut self,
+        key: &RecordKey,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<Option<Change>, WriteError> {
+        let record = self.records.get(key).ok_or_else(|| no_such(key))?;
+        if !record.is_deleted() {
+            return Ok(None);
+        }
+        let restore = (TOMBSTONE_FIELD.to_owned(), Value::Null);
+        self.stamp(
+            key,
+            Op::Update,
+            actor.origin(),
+            std::iter::once((&restore.0, &restore.1)),
+            now,
+        )
+    }
+
+    /// Creates the client-side placeholder of a singleton (SPEC R10): every
+    /// field of `fields` stamped at the genesis, origin `system`, writer
+    /// [`SYSTEM_BOOTSTRAP`], exactly as the server's bootstrap row. A no-op
+    /// (`None`) when the replica already holds the record. The placeholder is
+    /// pushed like any write, which is harmless: it is identical to the
+    /// server's row.
+    ///
+    /// # Errors
+    /// [`WriteError`] for bad names, reserved fields or values nested too deep.
+    pub fn bootstrap(
+        &mut self,
+        key: &RecordKey,
+        fields: &Map<String, Value>,
+    ) -> Result<Option<Change>, WriteError> {
+        check_key(key)?;
+        for (name, value) in fields {
+            check_patch_field(name, value)?;
+        }
+        if self.records.contains_key(key) || fields.is_empty() {
+            return Ok(None);
+        }
+        let writes = bootstrap_writes(fields);
+        let mut record = Record::new();
+        for (name, reg) in &writes {
+            record.merge_register(name, reg, Delivery::Live);
+        }
+        self.records.insert(key.clone(), record);
+        let change = Change::stamped(
+            key.clone(),
+            Op::Insert,
+            writes,
+            self.client_id.clone(),
+            Some(self.next_seq),
+        );
+        self.next_seq += 1;
+        self.outbox.push(change.clone());
+        Ok(Some(change))
+    }
+
+    /// Op-based apply (SPEC R4.5, R6): merges every register of every change,
+    /// in order, and reports what each rule decided. Cannot fail: a
+    /// [`Change`] is valid by construction.
+    pub fn apply(&mut self, changes: &[Change], delivery: Delivery) -> ApplyReport {
+        let mut report = ApplyReport::default();
+        for change in changes {
+            self.observe(change.max_at());
+            merge_writes(
+                &mut self.records,
+                change.key(),
+                change.writes(),
+                delivery,
+                Some(&self.client_id),
+                &mut report,
+            );
+            self.ack_own(change);
+        }
+        report
+    }
+
+    /// Applies one page of the server log (SPEC R6.5): only a page that
+    /// starts exactly at the replica's cursor and carries consecutive server
+    /// sequence numbers is applied. The first pull of a replica without a
+    /// cursor starts an initial hydration round, which lasts until a page
+    /// reaches the head of the log.
+    ///
+    /// # Errors
+    /// [`PageError`] for a page that does not continue the cursor; the
+    /// replica is unchanged.
+    pub fn apply_page(&mut self, page: &Page) -> Result<ApplyReport, PageError> {
+        let expected = self.cursor.unwrap_or(0);
+        if page.after != expected {
+            return Err(PageError::NotAtCursor {
+                expected,
+                found: page.after,
+            });
+        }
+        for (i, change) in page.changes.iter().enumerate() {
+            let want = page.after + 1 + i as u64;
+            if change.server_seq() != Some(want) {
+                return Err(PageError::NotConsecutive {
+                    index: i,
+                    expected: want,
+                    found: change.server_seq(),
+                });
+            }
+        }
+        let last = page.after + page.changes.len() as u64;
+        if page.head < last {
+            return Err(PageError::HeadBehind {
+                head: page.head,
+                last,
+            });
+        }
+        if self.cursor.is_none() {
+            self.hydrating = true;
+        }
+        let delivery = if self.hydrating {
+            Delivery::Hydration
+        } else {
+            Delivery::Live
+        };
+        let report = self.apply(&page.changes, delivery);
+        self.cursor = Some(last);
+        if last >= page.head {
+            self.hydrating = false;
+        }
+        Ok(report)
+    }
+
+    /// State-based merge with another replica's records (SPEC R4.5): every
+    /// field becomes the greater register. Conflicts are classified with the
+    /// same rule, but the witness test is exact only for in-order log
+    /// delivery (SPEC R6.6).
+    pub fn merge(&mut self, other: &Replica) -> ApplyReport {
+        let mut report = ApplyReport::default();
+        for (key, record) in &other.records {
+            self.observe(record.derive_updated_at());
+            merge_writes(
+                &mut self.records,
+                key,
+                record.fields(),
+                Delivery::Live,
+                Some(&self.client_id),
+                &mut report,
+            );
+        }
+        report
+    }
+
+    /// The push of every pending change, with the replica's cursor so the
+    /// server's reply can carry the changes after it (SPEC R12.1).
+    pub fn push(&self) -> Push {
+        Push {
+            client_id: self.client_id.clone(),
+            changes: self.outbox.clone(),
+            cursor: self.cursor.unwrap_or(0),
+        }
+    }
+
+    /// Drops every pending change up to and including `client_seq`: the
+    /// server has them (SPEC R12.1).
+    pub fn ack(&mut self, client_seq: Option<u64>) {
+        if let Some(through) = client_seq {
+            self.outbox
+                .retain(|change| change.client_seq().is_some_and(|seq| seq > through));
+        }
+    }
+
+    /// Forgets the cursor, so the next pull replays the whole log as an
+    /// initial hydration round (a device that lost its cursor but kept its
+    /// records).
+    pub fn reset_cursor(&mut self) {
+        self.cursor = None;
+        self.hydrating = false;
+    }
+
+    /// The clock correction of SPEC R12.4, after the server refused a push
+    /// because it was stamped more than the allowed skew ahead of
+    /// `server_now`: learns the offset `server_now - now` and restamps every
+    /// pending change, oldest first, with the corrected clock. The restamped
+    /// writes still beat everything the replica has seen, their registers and
+    /// the bases of later pending writes follow, and nothing is dropped.
+    ///
+    /// # Errors
+    /// [`WriteError::ClockExhausted`]; the replica is unchanged.
+    pub fn correct_clock(
+        &mut self,
+        server_now: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), WriteError> {
+        let mut next = self.clone();
+        next.clock.offset_ms = server_now.as_ms() - now.as_ms();
+        // The floor: everything seen, and every register that is not a
+        // pending write of this replica.
+        let pending: Vec<Version> = next
+            .outbox
+            .iter()
+            .flat_map(|c| c.writes().map(|(_, r)| r.version()).collect::<Vec<_>>())
+            .collect();
+        let mut floor = next.clock.seen;
+        for record in next.records.values() {
+            for (_, reg) in record.fields() {
+                if !pending.contains(&reg.version()) {
+                    floor = floor.max(reg.at);
+                }
+            }
+        }
+        next.clock.stamped = floor;
+        let mut renamed: Vec<(RecordKey, String, Version, Version)> = Vec::new();
+        for i in 0..next.outbox.len() {
+            let old_at = next.outbox[i].max_at().unwrap_or_default();
+            let at = if old_at == Timestamp::GENESIS {
+                // Bootstrap placeholders stay at the genesis (SPEC R10.1).
+                old_at
+            } else {
+                let at = next.clock.peek(now).ok_or(WriteError::ClockExhausted)?;
+                next.clock.stamped = at;
+                at
+            };
+            let key = next.outbox[i].key().clone();
+            for (name, reg) in next.outbox[i].writes_mut() {
+                let old = reg.version();
+                if let Base::Saw(base) = &reg.base {
+                    if let Some((_, _, _, new)) = renamed
+                        .iter()
+                        .find(|(k, f, o, _)| k == &key && f == name && o == base)
+                    {
+                        reg.base = Base::Saw(new.clone());
+                    }
+                }
+                reg.at = at;
+                renamed.push((key.clone(), name.to_owned(), old, reg.version()));
+            }
+            if let Some(record) = next.records.get_mut(&key) {
+                for (name, reg) in next.outbox[i].writes() {
+                    let old = renamed
+                        .iter()
+                        .rev()
+                        .find(|(k, f, _, _)| k == &key && f == name);
+                    let is_current = old.is_some_and(|(_, _, o, _)| {
+                        record.field(name).is_some_and(|r| r.has_version(o))
+                    });
+                    if is_current {
+                        record.replace_register(name, reg.clone());
+                    }
+                }
+                record.refresh_index();
+            }
+        }
+        if let Some(at) = next.outbox.iter().filter_map(Change::max_at).max() {
+            next.clock.stamped = next.clock.stamped.max(at);
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// Rebuilds a replica from its persisted parts (SPEC R12.5).
+    pub(crate) fn from_parts(parts: ReplicaParts) -> Replica {
+        Replica {
+            client_id: parts.client_id,
+            records: parts.records,
+            clock: parts.clock,
+            outbox: parts.outbox,
+            next_seq: parts.next_seq,
+            cursor: parts.cursor,
+            hydrating: parts.hydrating,
+        }
+    }
+
+    // Stamps one local write: every field of `fields` whose value changes.
+    fn stamp<'a>(
+        &mut self,
+        key: &RecordKey,
+        op: Op,
+        origin: Origin,
+        fields: impl Iterator<Item = (&'a String, &'a Value)>,
+        now: Timestamp,
+    ) -> Result<Option<Change>, WriteError> {
+        let at = self.clock.peek(now).ok_or(WriteError::ClockExhausted)?;
+        let record = self.records.get(key);
+        let mut writes: Vec<(Arc<str>, Register)> = Vec::new();
+        for (name, value) in fields {
+            let current = record.and_then(|r| r.field(name));
+            // SPEC R5.2: an update stamps only the fields whose value changes.
+            if current.is_some_and(|reg| crate::json::values_equal(&reg.value, value)) {
+                continue;
+            }
+            let base = current.map_or(Base::First, |reg| Base::Saw(reg.version()));
+            let reg = Register {
+                value: value.clone(),
+                at,
+                by: self.client_id.clone(),
+                origin,
+                base,
+            };
+            writes.push((Arc::from(name.as_str()), reg));
+        }
+        if writes.is_empty() {
+            return Ok(None);
+        }
+        writes.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        self.clock.stamped = at;
+        let record = self.records.entry(key.clone()).or_default();
+        for (name, reg) in &writes {
+            let (decision, _) = record.merge_register(name, reg, Delivery::Live);
+            debug_assert!(
+                decision.incoming_won(),
+                "a local write beats what the replica has"
+            );
+        }
+        let change = Change::stamped(
+            key.clone(),
+            op,
+            writes,
+            self.client_id.clone(),
+            Some(self.next_seq),
+        );
+        self.next_seq += 1;
+        self.outbox.push(change.clone());
+        Ok(Some(change))
+    }
+
+    fn observe(&mut self, at: Option<Timestamp>) {
+        if let Some(at) = at {
+            self.clock.seen = self.clock.seen.max(at);
+        }
+    }
+
+    // A change of ours that came back through the log is acknowledged: the
+    // server accepts a client's changes in sequence, so every earlier one is
+    // in the log too.
+    fn ack_own(&mut self, change: &Change) {
+        if change.server_seq().is_some() && change.client_id() == &self.client_id {
+            self.ack(change.client_seq());
+        }
+    }
+}
+
+/// A replica's persisted parts, for [`ReplicaState`](crate::ReplicaState).
+pub(crate) struct ReplicaParts {
+    pub client_id: WriterId,
+    pub records: BTreeMap<RecordKey, Record>,
+    pub clock: Clock,
+    pub outbox: Vec<Change>,
+    pub next_seq: u64,
+    pub cursor: Option<u64>,
+    pub hydrating: bool,
+}
+
+/// A client's push: its pending changes, oldest first, and its cursor.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Push {
+    /// The pushing client.
+    pub client_id: WriterId,
+    /// The pending changes, with consecutive `client_seq`.
+    pub changes: Vec<Change>,
+    /// The client's cursor: the reply carries the log after it.
+    pub cursor: u64,
+}
+
+/// Merges the registers of one change or record into `records` and reports
+/// every decision (SPEC R4, R6, R9.3). Shared by replica and server so both
+/// sides merge with one rule.
+pub(crate) fn merge_writes<'a>(
+    records: &mut BTreeMap<RecordKey, Record>,
+    key: &RecordKey,
+    writes: impl Iterator<Item = (&'a str, &'a Register)>,
+    delivery: Delivery,
+    local: Option<&WriterId>,
+    report: &mut ApplyReport,
+) {
+    let record = match records.get_mut(key) {
+        Some(record) => record,
+        None => records.entry(key.clone()).or_default(),
+    };
+    let was_deleted = record.is_deleted();
+    let mut tombstone_won = false;
+    for (name, incoming) in writes {
+        let (decision, loser) = record.merge_register(name, incoming, delivery);
+        report.tally.count(decision);
+        match decision {
+            Decision::Conflict(rule) => {
+                if let Some(loser) = loser {
+                    report.conflicts.push(Conflict {
+                        key: key.clone(),
+                        field: name.to_owned(),
+                        loser_is_local: local.is_some_and(|me| &loser.by == me),
+                        loser,
+                        winner: incoming.clone(),
+                        rule,
+                    });
+                }
+            }
+            Decision::Twin { incoming_won } => {
+                let (kept, dropped) = match (incoming_won, loser) {
+                    (true, Some(loser)) => (incoming.clone(), loser),
+                    _ => (
+                        record
+                            .field(name)
+                            .cloned()
+                            .unwrap_or_else(|| incoming.clone()),
+                        incoming.clone(),
+                    ),
+                };
+                report.anomalies.push(Anomaly {
+                    key: key.clone(),
+                    field: name.to_owned(),
+                    kept,
+                    dropped,
+                });
+            }
+            _ => {}
+        }
+        if name == TOMBSTONE_FIELD && decision.incoming_won() {
+            tombstone_won = true;
+        }
+    }
+    // SPEC R9.3: a tombstone that hides a local user edit its writer
+    // provably had not seen (an edit with a greater version than the
+    // tombstone, which a hybrid logical clock rules out for a seen edit).
+    if let (Some(me), true, false, true) = (local, tombstone_won, was_deleted, record.is_deleted())
+    {
+        if let Some(tombstone) = record.field(TOMBSTONE_FIELD).cloned() {
+            for (name, reg) in record.fields() {
+                if name != TOMBSTONE_FIELD
+                    && reg.origin == Origin::User
+                    && &reg.by == me
+                    && reg.cmp_version(&tombstone) == std::cmp::Ordering::Greater
+                {
+                    report.hidden_edits.push(HiddenEdit {
+                        key: key.clone(),
+                        field: name.to_owned(),
+                        edit: reg.clone(),
+                        tombstone: tombstone.clone(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The registers of a bootstrap write: genesis stamp, origin `system`,
+/// writer [`SYSTEM_BOOTSTRAP`], first write (SPEC R10.1).
+pub(crate) fn bootstrap_writes(fields: &Map<String, Value>) -> Vec<(Arc<str>, Register)> {
+    let by = WriterId::new(SYSTEM_BOOTSTRAP);
+    fields
+        .iter()
+        .map(|(name, value)| {
+            let reg = Register {
+                value: value.clone(),
+                at: Timestamp::GENESIS,
+                by: by.clone(),
+                origin: Origin::System,
+                base: Base::First,
+            };
+            (Arc::from(name.as_str()), reg)
+        })
+        .collect()
+}
+
+pub(crate) fn check_key(key: &RecordKey) -> Result<(), WriteError> {
+    for (what, name) in [("table", &key.table), ("id", &key.id)] {
+        check_name(name, what).map_err(|_| WriteError::BadName {
+            what,
+            name: name.chars().take(40).collect(),
+        })?;
+    }
+    Ok(())
+}
+
+pub(crate) fn check_patch_field(name: &str, value: &Value) -> Result<(), WriteError> {
+    match check_field(name, value) {
+        Ok(()) => Ok(()),
+        Err(ChangeErrorKind::LocalOnlyField) => Err(WriteError::ReservedField {
+            field: name.to_owned(),
+            why: if name == SHADOW_FIELD || name == FIELD_META_KEY {
+                "local-only"
+            } else {
+                "reserved"
+            },
+        }),
+        Err(ChangeErrorKind::TooDeep) => Err(WriteError::TooDeep {
+            field: name.to_owned(),
+        }),
+        Err(_) => Err(WriteError::BadName {
+            what: "field",
+            name: name.chars().take(40).collect(),
+        }),
+    }
+}
+
+fn no_such(key: &RecordKey) -> WriteError {
+    WriteError::NoSuchRecord {
+        table: key.table.clone(),
+        id: key.id.clone(),
+    }
+}

@@ -1,0 +1,326 @@
+//! The server's pure side: validate and deduplicate pushes, append to the
+//! log, keep the materialized state, serve pages after a cursor, and write
+//! agent and bootstrap changes straight into the log (SPEC R10, R12).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::change::{Change, Op, FIELDS_PER_CHANGE_MAX};
+use crate::classify::Delivery;
+use crate::error::{PushError, WriteError};
+use crate::origin::{Actor, SYSTEM_BOOTSTRAP};
+use crate::record::{Record, RecordKey, TOMBSTONE_FIELD};
+use crate::register::{Base, Register, WriterId};
+use crate::replica::{bootstrap_writes, check_key, check_patch_field, merge_writes, Push};
+use crate::report::ApplyReport;
+use crate::timestamp::Timestamp;
+
+/// The server's limits.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ServerConfig {
+    /// How far ahead of the server's `now` a pushed `at` may be (SPEC R12.3).
+    pub skew_ms_max: i64,
+    /// The most changes one page carries.
+    pub page_size_max: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            skew_ms_max: 60_000,
+            page_size_max: 1000,
+        }
+    }
+}
+
+/// A page of the server log: the changes with server sequence numbers
+/// `after + 1 ..`, and the log's head when the page was cut (SPEC R12.2).
+#[derive(Clone, PartialEq, Debug)]
+pub struct Page {
+    /// The cursor the page continues (0 for the start of the log).
+    pub after: u64,
+    /// The changes, in log order.
+    pub changes: Vec<Change>,
+    /// The server sequence number of the last change in the log.
+    pub head: u64,
+}
+
+impl Page {
+    /// Whether more of the log follows this page.
+    pub fn has_more(&self) -> bool {
+        self.after + (self.changes.len() as u64) < self.head
+    }
+}
+
+/// The server's answer to an accepted push.
+#[derive(Clone, PartialEq, Debug)]
+pub struct PushReply {
+    /// The highest `client_seq` of the pusher the log now holds: everything up
+    /// to it can leave the outbox.
+    pub acked_through: Option<u64>,
+    /// How many changes of the push were new (the rest were retries).
+    pub appended: usize,
+    /// The log after the push's cursor, one page (SPEC R12.1).
+    pub page: Page,
+    /// What merging the new changes into the materialized state decided.
+    pub report: ApplyReport,
+}
+
+/// The server: an append-only log and its materialized state.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Server {
+    config: ServerConfig,
+    log: Vec<Change>,
+    state: BTreeMap<RecordKey, Record>,
+    // The last client_seq appended per client: the dedup key (SPEC R12.1).
+    last_seq: BTreeMap<WriterId, u64>,
+    // The greatest `at` in the log: the server's own logical clock.
+    high: Timestamp,
+}
+
+impl Server {
+    /// An empty server.
+    pub fn new(config: ServerConfig) -> Server {
+        Server {
+            config,
+            log: Vec::new(),
+            state: BTreeMap::new(),
+            last_seq: BTreeMap::new(),
+            high: Timestamp::GENESIS,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> ServerConfig {
+        self.config
+    }
+
+    /// The whole log, in order; entry `i` has server sequence number `i + 1`.
+    pub fn log(&self) -> &[Change] {
+        &self.log
+    }
+
+    /// The server sequence number of the last change (0 for an empty log).
+    pub fn head(&self) -> u64 {
+        self.log.len() as u64
+    }
+
+    /// The materialized state: the log merged with field-LWW.
+    pub fn records(&self) -> &BTreeMap<RecordKey, Record> {
+        &self.state
+    }
+
+    /// The record at `key` in the materialized state.
+    pub fn record(&self, key: &RecordKey) -> Option<&Record> {
+        self.state.get(key)
+    }
+
+    /// The highest `client_seq` appended from `client`.
+    pub fn last_seq(&self, client: &WriterId) -> Option<u64> {
+        self.last_seq.get(client).copied()
+    }
+
+    /// Accepts a push at server time `now` (SPEC R12.1, R12.3): validates the
+    /// whole push first, skips changes already appended (retries, by client
+    /// id and client sequence), appends the rest with the next server
+    /// sequence numbers, merges them into the materialized state, and
+    /// replies with the acknowledgement and a page after the push's cursor.
+    ///
+    /// # Errors
+    /// [`PushError`] for a change of another client, a missing or
+    /// non-consecutive `client_seq`, a gap after what the server has, or a
+    /// stamp more than [`ServerConfig::skew_ms_max`] ahead of `now` (the
+    /// error carries `now`, so the client can correct its clock). The server
+    /// is unchanged.
+    pub fn push(&mut self, push: &Push, now: Timestamp) -> Result<PushReply, PushError> {
+        let last = self.last_seq.get(&push.client_id).copied().unwrap_or(0);
+        let mut previous: Option<u64> = None;
+        let mut first_new: Option<u64> = None;
+        let limit = now.saturating_add_ms(self.config.skew_ms_max);
+        for (index, change) in push.changes.iter().enumerate() {
+            if change.client_id() != &push.client_id {
+                return Err(PushError::ForeignChange {
+                    index,
+                    found: change.client_id().to_string(),
+                });
+            }
+            let seq = change.client_seq().ok_or(PushError::MissingSeq { index })?;
+            if let Some(prev) = previous {
+                if prev.checked_add(1) != Some(seq) {
+                    return Err(PushError::SeqOrder {
+                        index,
+                        previous: prev,
+                        found: seq,
+                    });
+                }
+            }
+            previous = Some(seq);
+            if seq > last {
+                first_new.get_or_insert(seq);
+                if let Some((field, reg)) = change.writes().find(|(_, reg)| reg.at > limit) {
+                    return Err(PushError::ClockAhead {
+                        index,
+                        field: field.to_owned(),
+                        at: reg.at,
+                        server_now: now,
+                        skew_ms_max: self.config.skew_ms_max,
+                    });
+                }
+            }
+        }
+        if let Some(found) = first_new {
+            if found != last + 1 {
+                return Err(PushError::Gap {
+                    expected: last + 1,
+                    found,
+                });
+            }
+        }
+        let mut report = ApplyReport::default();
+        let mut appended = 0;
+        for change in push
+            .changes
+            .iter()
+            .filter(|c| c.client_seq().is_some_and(|s| s > last))
+        {
+            report.extend(self.append(change.clone()));
+            appended += 1;
+        }
+        if let Some(seq) = previous.filter(|&s| s > last) {
+            self.last_seq.insert(push.client_id.clone(), seq);
+        }
+        Ok(PushReply {
+            acked_through: self.last_seq.get(&push.client_id).copied(),
+            appended,
+            page: self.pull(push.cursor, self.config.page_size_max),
+            report,
+        })
+    }
+
+    /// One page of the log after `cursor`, at most `limit` changes (and at
+    /// most [`ServerConfig::page_size_max`]) (SPEC R12.2). A cursor beyond
+    /// the head gives an empty page at that cursor, which a replica refuses.
+    pub fn pull(&self, cursor: u64, limit: usize) -> Page {
+        let limit = limit.min(self.config.page_size_max);
+        let start = usize::try_from(cursor)
+            .unwrap_or(usize::MAX)
+            .min(self.log.len());
+        let end = start.saturating_add(limit).min(self.log.len());
+        Page {
+            after: cursor,
+            changes: self.log[start..end].to_vec(),
+            head: self.head(),
+        }
+    }
+
+    /// A write straight into the log, as the AI agent and server-side jobs
+    /// make them (SPEC R12.4): stamped `max(now, greatest at in the log + 1)`
+    /// with the actor's origin, `by = writer`, and as base the version the
+    /// materialized state holds, since the writer read it. Only changed
+    /// fields are stamped; `None` for a no-op.
+    ///
+    /// # Errors
+    /// [`WriteError`] as for [`Replica::write`](crate::Replica::write).
+    pub fn write(
+        &mut self,
+        writer: &WriterId,
+        actor: &Actor,
+        key: &RecordKey,
+        patch: &Map<String, Value>,
+        now: Timestamp,
+    ) -> Result<Option<Change>, WriteError> {
+        check_key(key)?;
+        if patch.len() > FIELDS_PER_CHANGE_MAX {
+            return Err(WriteError::TooManyFields);
+        }
+        for (name, value) in patch {
+            check_patch_field(name, value)?;
+        }
+        let at = self.high.next().ok_or(WriteError::ClockExhausted)?.max(now);
+        let record = self.state.get(key);
+        let mut writes: Vec<(Arc<str>, Register)> = Vec::new();
+        for (name, value) in patch {
+            let current = record.and_then(|r| r.field(name));
+            if current.is_some_and(|reg| crate::json::values_equal(&reg.value, value)) {
+                continue;
+            }
+            writes.push((
+                Arc::from(name.as_str()),
+                Register {
+                    value: value.clone(),
+                    at,
+                    by: writer.clone(),
+                    origin: actor.origin(),
+                    base: current.map_or(Base::First, |reg| Base::Saw(reg.version())),
+                },
+            ));
+        }
+        if writes.is_empty() {
+            return Ok(None);
+        }
+        let op = match (record, patch.get(TOMBSTONE_FIELD)) {
+            (None, _) => Op::Insert,
+            (Some(_), Some(v)) if !v.is_null() => Op::Delete,
+            _ => Op::Update,
+        };
+        self.append(Change::stamped(
+            key.clone(),
+            op,
+            writes,
+            writer.clone(),
+            None,
+        ));
+        Ok(self.log.last().cloned())
+    }
+
+    /// The server-side bootstrap of a singleton (SPEC R10): appends its row,
+    /// stamped at the genesis by [`SYSTEM_BOOTSTRAP`], unless the record
+    /// already exists; idempotent, so it can run at sign-up and again at every
+    /// boot.
+    ///
+    /// # Errors
+    /// [`WriteError`] for bad names, reserved fields or values nested too deep.
+    pub fn bootstrap(
+        &mut self,
+        key: &RecordKey,
+        fields: &Map<String, Value>,
+    ) -> Result<Option<Change>, WriteError> {
+        check_key(key)?;
+        for (name, value) in fields {
+            check_patch_field(name, value)?;
+        }
+        if self.state.contains_key(key) || fields.is_empty() {
+            return Ok(None);
+        }
+        let writes = bootstrap_writes(fields);
+        let change = Change::stamped(
+            key.clone(),
+            Op::Insert,
+            writes,
+            WriterId::new(SYSTEM_BOOTSTRAP),
+            None,
+        );
+        self.append(change);
+        Ok(self.log.last().cloned())
+    }
+
+    fn append(&mut self, change: Change) -> ApplyReport {
+        let change = change.with_server_seq(self.head() + 1);
+        if let Some(at) = change.max_at() {
+            self.high = self.high.max(at);
+        }
+        let mut report = ApplyReport::default();
+        merge_writes(
+            &mut self.state,
+            change.key(),
+            change.writes(),
+            Delivery::Live,
+            None,
+            &mut report,
+        );
+        self.log.push(change);
+        report
+    }
+}
