@@ -62,6 +62,9 @@
 mod change;
 mod classify;
 mod error;
+
+#[cfg(feature = "arbitrary")]
+pub mod arbitrary;
 mod json;
 mod origin;
 mod record;
@@ -69,8 +72,10 @@ mod register;
 mod replica;
 mod report;
 mod server;
+pub mod sim;
 mod state;
 mod timestamp;
+pub mod vectors;
 
 pub use crate::change::{
     decode_change_values, decode_changes, encode_changes, Change, Op, FIELDS_PER_CHANGE_MAX,

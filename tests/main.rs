@@ -4,4 +4,19 @@
 
 mod support;
 
+// Issue #2: the kernel's rules and the seed system's failure modes.
+mod rules;
 mod scenarios;
+
+// Issue #3: laws as properties, the reference model, conformance vectors.
+mod differential;
+mod laws;
+mod model;
+mod vectors;
+
+// Issue #4: the simulator.
+mod sim;
+
+// Issue #6: exhaustive small-scope checks and coverage marks.
+mod coverage;
+mod exhaustive;
