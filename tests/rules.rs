@@ -1,1 +1,1096 @@
-//! (filled by its issue)
+//! One or more tests per rule of spec/SPEC.md, named after the rule. Tables
+//! of literal inputs and expected outputs go through one `check` helper per
+//! behaviour.
+
+use crate::support::*;
+use fieldmerge::{
+    cmp_values, decide, decode_changes, Actor, Base, ConflictRule, Decision, Delivery, Origin,
+    Page, Push, PushError, Record, RecordKey, Register, Replica, ReplicaState, Server,
+    ServerConfig, Silence, Timestamp, Version, WriterId, SYSTEM_MIGRATION,
+};
+use serde_json::{json, Value};
+use std::cmp::Ordering;
+
+fn reg(value: Value, ms: i64, by: &str, origin: Origin, base: Base) -> Register {
+    Register {
+        value,
+        at: t(ms),
+        by: WriterId::new(by),
+        origin,
+        base,
+    }
+}
+
+fn user(value: Value, ms: i64, by: &str) -> Register {
+    reg(value, ms, by, Origin::User, Base::First)
+}
+
+fn snapshot(replica: &Replica) -> Value {
+    serde_json::to_value(ReplicaState::of(replica)).expect("state serializes")
+}
+
+// ---------------------------------------------------------------- R1, R2, R3
+
+#[test]
+fn r1_3_local_only_and_empty_names_are_refused_and_change_nothing() {
+    fn check(patch: Value, code: &str) {
+        let mut phone = replica("phone");
+        phone
+            .write(&key("t1"), &Actor::User, &obj(json!({"x": 1})), t(0))
+            .unwrap();
+        let before = snapshot(&phone);
+        let err = phone
+            .write(&key("t1"), &Actor::User, &obj(patch.clone()), t(5))
+            .unwrap_err();
+        assert_eq!(err.code(), code, "patch {patch}");
+        assert_eq!(
+            snapshot(&phone),
+            before,
+            "patch {patch} changed the replica"
+        );
+    }
+    check(json!({"_updatedAtIndex": "x"}), "reserved_field");
+    check(json!({"__fieldMeta": {}}), "reserved_field");
+    check(
+        json!({"deletedAt": "2026-01-01T00:00:00.000Z"}),
+        "reserved_field",
+    );
+    check(json!({"": 1}), "bad_name");
+    check(json!({"a": 1, "b".repeat(257): 2}), "bad_name");
+}
+
+#[test]
+fn r2_1_timestamps_parse_only_the_canonical_spelling_and_format_it_back() {
+    fn check(text: &str, ms: Option<i64>) {
+        let parsed = Timestamp::parse(text).ok().map(Timestamp::as_ms);
+        assert_eq!(parsed, ms, "{text:?}");
+        if let Some(ms) = ms {
+            assert_eq!(Timestamp::from_ms(ms).unwrap().to_string(), text);
+        }
+    }
+    check("1970-01-01T00:00:00.000Z", Some(0));
+    check("2026-04-26T10:00:00.000Z", Some(1_777_197_600_000));
+    check("2024-02-29T23:59:59.999Z", Some(1_709_251_199_999));
+    check("9999-12-31T23:59:59.999Z", Some(253_402_300_799_999));
+    for bad in [
+        "2026-04-26T10:00:00Z",
+        "2026-04-26T10:00:00.000",
+        "2026-04-26T10:00:00.000+00:00",
+        "2026-04-26 10:00:00.000Z",
+        "2026-04-26T10:00:00.0000Z",
+        "2023-02-29T00:00:00.000Z",
+        "2026-13-01T00:00:00.000Z",
+        "2026-04-31T00:00:00.000Z",
+        "2026-04-26T24:00:00.000Z",
+        "2026-04-26T23:60:00.000Z",
+        "2026-04-26T23:59:60.000Z",
+        "1969-12-31T23:59:59.999Z",
+        "+2026-04-26T10:00:00.000Z",
+        "2026-04-26t10:00:00.000z",
+        "２026-04-26T10:00:00.000Z",
+        "",
+    ] {
+        check(bad, None);
+    }
+    assert!(Timestamp::from_ms(-1).is_err());
+    assert!(Timestamp::from_ms(253_402_300_800_000).is_err());
+}
+
+#[test]
+fn r2_2_a_local_write_beats_everything_the_replica_had_seen() {
+    let mut phone = replica("phone");
+    // The phone receives a register stamped far after its own wall clock.
+    let remote = change(json!({"table": "tasks", "id": "t1", "op": "insert",
+        "data": {"title": "remote"},
+        "field_meta": {"title": {"at": "2026-04-26T10:00:00.500Z", "origin": "user", "base": null}},
+        "client_id": "laptop"}));
+    phone.apply(&[remote], Delivery::Live);
+    let c = phone
+        .write(&key("t1"), &Actor::User, &obj(json!({"done": true})), t(10))
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.max_at(), Some(t(501)), "max(now, seen + 1ms)");
+    // A wall clock ahead of everything seen is used as is.
+    let c = phone
+        .write(
+            &key("t1"),
+            &Actor::User,
+            &obj(json!({"done": false})),
+            t(900),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.max_at(), Some(t(900)));
+    // Two writes in the same millisecond get distinct stamps.
+    let c = phone
+        .write(
+            &key("t1"),
+            &Actor::User,
+            &obj(json!({"done": true})),
+            t(900),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.max_at(), Some(t(901)));
+}
+
+#[test]
+fn r2_3_an_exhausted_clock_refuses_the_write_and_changes_nothing() {
+    let mut phone = replica("phone");
+    let end = change(json!({"table": "tasks", "id": "t1", "op": "insert",
+        "data": {"title": "end"},
+        "field_meta": {"title": {"at": "9999-12-31T23:59:59.999Z", "origin": "user", "base": null}},
+        "client_id": "laptop"}));
+    phone.apply(&[end], Delivery::Live);
+    let before = snapshot(&phone);
+    let err = phone
+        .write(&key("t1"), &Actor::User, &obj(json!({"title": "x"})), t(0))
+        .unwrap_err();
+    assert_eq!(err.code(), "clock_exhausted");
+    assert_eq!(snapshot(&phone), before);
+}
+
+#[test]
+fn r3_2_origin_is_derived_from_the_actor() {
+    fn check(actor: Actor, origin: Origin) {
+        assert_eq!(actor.origin(), origin, "{actor:?}");
+    }
+    check(Actor::User, Origin::User);
+    check(Actor::Ai, Origin::Agent);
+    check(Actor::system(SYSTEM_MIGRATION), Origin::Migration);
+    check(Actor::system("system:bootstrap"), Origin::System);
+    check(Actor::system("system:cron"), Origin::System);
+    check(Actor::system("migration"), Origin::System);
+}
+
+// ---------------------------------------------------------------- R4
+
+#[test]
+fn r4_1_and_r4_2_greater_at_wins_and_equal_at_is_broken_by_writer_bytes() {
+    fn check(a: Register, b: Register, winner: &str) {
+        assert_eq!(a.clone().merge(b.clone()).by.as_str(), winner);
+        assert_eq!(b.merge(a).by.as_str(), winner, "commutative");
+    }
+    check(user(json!(1), 5, "a"), user(json!(2), 6, "b"), "b");
+    check(user(json!(1), 6, "a"), user(json!(2), 5, "b"), "a");
+    check(user(json!(1), 5, "a"), user(json!(2), 5, "b"), "b");
+    check(user(json!(1), 5, "B"), user(json!(2), 5, "a"), "a");
+    check(user(json!(1), 5, ""), user(json!(2), 5, "a"), "a");
+    check(user(json!(1), 5, "ab"), user(json!(2), 5, "a"), "ab");
+    // The origin never decides between different versions.
+    let agent = reg(json!(1), 5, "z", Origin::Agent, Base::First);
+    check(agent, user(json!(2), 5, "y"), "z");
+}
+
+#[test]
+fn r4_3_malformed_twins_are_an_anomaly_decided_by_value_then_origin_then_base() {
+    let a = user(json!("apple"), 5, "w");
+    let b = user(json!("banana"), 5, "w");
+    assert_eq!(
+        decide(Some(&a), &b, Delivery::Live),
+        Decision::Twin { incoming_won: true }
+    );
+    assert_eq!(
+        decide(Some(&b), &a, Delivery::Live),
+        Decision::Twin {
+            incoming_won: false
+        }
+    );
+    assert_eq!(a.clone().merge(b.clone()).value, json!("banana"));
+    let sys = reg(json!("apple"), 5, "w", Origin::System, Base::First);
+    assert_eq!(a.clone().merge(sys.clone()).origin, Origin::System);
+    let saw = reg(
+        json!("apple"),
+        5,
+        "w",
+        Origin::User,
+        Base::Saw(Version {
+            at: t(1),
+            by: WriterId::new("q"),
+        }),
+    );
+    let legacy = reg(json!("apple"), 5, "w", Origin::User, Base::Legacy);
+    assert_eq!(legacy.clone().merge(a.clone()).base, Base::First);
+    assert_eq!(a.clone().merge(saw.clone()).base, saw.base);
+    // Through a replica: reported as an anomaly, never as a conflict.
+    let mut phone = replica("phone");
+    let wire = |v: &str| {
+        change(json!({"table": "tasks", "id": "t1", "op": "update",
+        "data": {"title": v}, "field_meta": {"title": {"at": "2026-04-26T10:00:00.005Z", "origin": "user", "base": null}},
+        "client_id": "w"}))
+    };
+    phone.apply(&[wire("apple")], Delivery::Live);
+    let report = phone.apply(&[wire("banana")], Delivery::Live);
+    assert_eq!((report.conflicts.len(), report.anomalies.len()), (0, 1));
+    assert_eq!(report.anomalies[0].kept.value, json!("banana"));
+    assert_eq!(report.anomalies[0].dropped.value, json!("apple"));
+}
+
+#[test]
+fn r4_4_json_values_have_one_total_order() {
+    fn check(a: Value, b: Value, ord: Ordering) {
+        assert_eq!(cmp_values(&a, &b), ord, "{a} vs {b}");
+        assert_eq!(cmp_values(&b, &a), ord.reverse(), "{b} vs {a}");
+    }
+    use Ordering::*;
+    check(json!(null), json!(false), Less);
+    check(json!(false), json!(true), Less);
+    check(json!(true), json!(-1000), Less);
+    check(json!(1e300), json!(""), Less);
+    check(json!("zzz"), json!([]), Less);
+    check(json!([[[]]]), json!({}), Less);
+    check(json!(1), json!(1.0), Less);
+    check(json!(1), json!(1.5), Less);
+    check(json!(2), json!(1.5), Greater);
+    check(json!(-0.0), json!(0.0), Less);
+    check(json!(0), json!(-0.0), Less);
+    check(json!(-1), json!(u64::MAX), Less);
+    check(json!(i64::MIN), json!(-9.3e18), Greater);
+    check(json!(u64::MAX), json!(1.8446744073709552e19), Less);
+    check(
+        json!(9007199254740993_u64),
+        json!(9007199254740992.0),
+        Greater,
+    );
+    check(json!("B"), json!("a"), Less);
+    check(json!("é"), json!("z"), Greater);
+    check(json!([1, 2]), json!([1, 3]), Less);
+    check(json!([1]), json!([1, 0]), Less);
+    check(json!({"a": 2}), json!({"b": 1}), Less);
+    check(json!({"a": 1}), json!({"a": 1, "b": 0}), Less);
+    check(
+        json!({"a": [1, {"x": null}]}),
+        json!({"a": [1, {"x": null}]}),
+        Equal,
+    );
+}
+
+#[test]
+fn r4_5_apply_in_any_order_with_duplicates_equals_state_merge() {
+    let wire = |id: &str, at: &str, by: &str, value: i64| {
+        change(json!({"table": "tasks", "id": id, "op": "update",
+        "data": {"n": value}, "field_meta": {"n": {"at": at, "origin": "user", "by": by}}, "client_id": "c"}))
+    };
+    let changes = [
+        wire("a", "2026-04-26T10:00:00.001Z", "x", 1),
+        wire("a", "2026-04-26T10:00:00.001Z", "y", 2),
+        wire("b", "2026-04-26T10:00:00.002Z", "x", 3),
+        wire("a", "2026-04-26T10:00:00.000Z", "z", 4),
+    ];
+    let mut forward = replica("r");
+    forward.apply(&changes, Delivery::Live);
+    let mut backward = replica("r");
+    let mut reversed = changes.to_vec();
+    reversed.reverse();
+    reversed.extend(changes.iter().cloned());
+    backward.apply(&reversed, Delivery::Live);
+    assert_eq!(forward.records(), backward.records());
+    // State merge of two halves gives the same records.
+    let (mut left, mut right) = (replica("r"), replica("s"));
+    left.apply(&changes[..2], Delivery::Live);
+    right.apply(&changes[2..], Delivery::Live);
+    left.merge(&right);
+    assert_eq!(left.records(), forward.records());
+    assert_eq!(
+        forward.record(&key("a")).unwrap().field("n").unwrap().value,
+        json!(2)
+    );
+    // Record merge is commutative, idempotent.
+    let (ra, rb) = (
+        right.record(&key("a")).unwrap().clone(),
+        forward.record(&key("b")).unwrap().clone(),
+    );
+    let mut ab: Record = ra.clone();
+    ab.merge(&rb);
+    let mut ba = rb.clone();
+    ba.merge(&ra);
+    assert_eq!(ab, ba);
+    let mut aa = ab.clone();
+    aa.merge(&ab);
+    assert_eq!(aa, ab);
+}
+
+#[test]
+fn r4_6_the_op_is_descriptive_an_insert_over_an_existing_record_merges_per_field() {
+    let mut phone = replica("phone");
+    phone
+        .write(
+            &key("t1"),
+            &Actor::User,
+            &obj(json!({"title": "mine", "done": true})),
+            t(50),
+        )
+        .unwrap();
+    let insert = change(json!({"table": "tasks", "id": "t1", "op": "insert",
+        "data": {"title": "theirs", "notes": "n"},
+        "field_meta": {"title": {"at": "2026-04-26T10:00:00.010Z", "origin": "user", "base": null},
+                       "notes": {"at": "2026-04-26T10:00:00.010Z", "origin": "user", "base": null}},
+        "client_id": "laptop"}));
+    phone.apply(&[insert], Delivery::Live);
+    let values = phone.record(&key("t1")).unwrap().values();
+    assert_eq!(
+        Value::Object(values),
+        json!({"title": "mine", "done": true, "notes": "n"})
+    );
+}
+
+// ---------------------------------------------------------------- R5
+
+#[test]
+fn r5_2_a_no_op_write_stamps_nothing_and_does_not_move_the_clock() {
+    let mut phone = replica("phone");
+    phone
+        .write(
+            &key("t1"),
+            &Actor::User,
+            &obj(json!({"n": 1, "o": {"a": [1]}})),
+            t(5),
+        )
+        .unwrap();
+    let before = snapshot(&phone);
+    let none = phone
+        .write(
+            &key("t1"),
+            &Actor::User,
+            &obj(json!({"n": 1, "o": {"a": [1]}})),
+            t(9),
+        )
+        .unwrap();
+    assert!(none.is_none());
+    assert_eq!(snapshot(&phone), before);
+    // 1.0 is not 1 (R4.4): that write changes the value.
+    let some = phone
+        .write(&key("t1"), &Actor::User, &obj(json!({"n": 1.0})), t(9))
+        .unwrap();
+    assert_eq!(some.unwrap().writes().count(), 1);
+}
+
+#[test]
+fn r5_3_a_write_carries_the_base_it_overwrote_and_one_at() {
+    let mut phone = replica("phone");
+    phone
+        .write(&key("t1"), &Actor::User, &obj(json!({"a": 1})), t(5))
+        .unwrap();
+    let c = phone
+        .write(&key("t1"), &Actor::Ai, &obj(json!({"a": 2, "b": 3})), t(7))
+        .unwrap()
+        .unwrap();
+    let a = c.write("a").unwrap();
+    let b = c.write("b").unwrap();
+    assert_eq!(
+        a.base,
+        Base::Saw(Version {
+            at: t(5),
+            by: WriterId::new("phone")
+        })
+    );
+    assert_eq!(b.base, Base::First);
+    assert_eq!((a.at, b.at), (t(7), t(7)));
+    assert_eq!((a.origin, b.origin), (Origin::Agent, Origin::Agent));
+}
+
+#[test]
+fn r5_4_each_write_is_one_pending_change_without_local_only_fields() {
+    let mut phone = replica("phone");
+    phone
+        .write(&key("t1"), &Actor::User, &obj(json!({"a": 1})), t(5))
+        .unwrap();
+    phone
+        .write(&key("t1"), &Actor::User, &obj(json!({"a": 2})), t(6))
+        .unwrap();
+    phone.delete(&key("t1"), &Actor::User, t(7)).unwrap();
+    let seqs: Vec<_> = phone.outbox().iter().map(|c| c.client_seq()).collect();
+    assert_eq!(seqs, [Some(1), Some(2), Some(3)]);
+    for c in phone.outbox() {
+        let wire = c.to_wire();
+        assert!(wire["data"].get("_updatedAtIndex").is_none());
+        assert!(wire["field_meta"].get("_updatedAtIndex").is_none());
+    }
+    assert_eq!(phone.outbox()[2].to_wire()["op"], json!("delete"));
+}
+
+// ---------------------------------------------------------------- R6
+
+#[test]
+fn r6_1_to_r6_3_every_decision_names_its_rule() {
+    fn check(current: Option<Register>, incoming: Register, delivery: Delivery, want: Decision) {
+        assert_eq!(
+            decide(current.as_ref(), &incoming, delivery),
+            want,
+            "{current:?} <- {incoming:?}"
+        );
+    }
+    let mine = user(json!("mine"), 10, "phone");
+    let saw = Base::Saw(mine.version());
+    let live = Delivery::Live;
+    check(None, mine.clone(), live, Decision::Insert);
+    check(Some(mine.clone()), mine.clone(), live, Decision::Duplicate);
+    check(
+        Some(mine.clone()),
+        user(json!("old"), 9, "z"),
+        live,
+        Decision::Stale,
+    );
+    check(
+        Some(reg(json!("a"), 10, "phone", Origin::Agent, Base::First)),
+        user(json!("b"), 11, "x"),
+        live,
+        Decision::Overwrite(Silence::LoserNotUser),
+    );
+    check(
+        Some(reg(json!("a"), 10, "phone", Origin::Migration, Base::First)),
+        user(json!("b"), 11, "x"),
+        live,
+        Decision::Overwrite(Silence::LoserNotUser),
+    );
+    check(
+        Some(mine.clone()),
+        user(json!("mine"), 11, "x"),
+        live,
+        Decision::Overwrite(Silence::SameValue),
+    );
+    check(
+        Some(mine.clone()),
+        reg(json!("b"), 11, "x", Origin::Agent, saw.clone()),
+        live,
+        Decision::Overwrite(Silence::Witnessed),
+    );
+    check(
+        Some(mine.clone()),
+        reg(json!("b"), 11, "x", Origin::Agent, Base::First),
+        live,
+        Decision::Conflict(ConflictRule::Unwitnessed),
+    );
+    let other = Base::Saw(Version {
+        at: t(9),
+        by: WriterId::new("phone"),
+    });
+    check(
+        Some(mine.clone()),
+        reg(json!("b"), 11, "x", Origin::User, other),
+        live,
+        Decision::Conflict(ConflictRule::Unwitnessed),
+    );
+    check(
+        Some(mine.clone()),
+        reg(json!("b"), 11, "x", Origin::User, Base::Legacy),
+        live,
+        Decision::Conflict(ConflictRule::Legacy),
+    );
+    check(
+        Some(mine.clone()),
+        reg(json!("b"), 11, "x", Origin::User, Base::Legacy),
+        Delivery::Hydration,
+        Decision::Overwrite(Silence::LegacyHydration),
+    );
+    // Hydration exempts legacy changes only (R6.9).
+    check(
+        Some(mine),
+        reg(json!("b"), 11, "x", Origin::User, Base::First),
+        Delivery::Hydration,
+        Decision::Conflict(ConflictRule::Unwitnessed),
+    );
+}
+
+#[test]
+fn r6_5_pages_that_do_not_continue_the_cursor_are_refused_and_change_nothing() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut laptop = replica("laptop");
+    for i in 0..3 {
+        laptop
+            .write(&key("t1"), &Actor::User, &obj(json!({"n": i})), t(i))
+            .unwrap();
+    }
+    sync(&mut laptop, &mut server, t(10));
+    let mut phone = replica("phone");
+    phone.apply_page(&server.pull(0, 1)).unwrap();
+    let before = snapshot(&phone);
+    fn check(phone: &mut Replica, page: Page, code: &str, before: &Value) {
+        assert_eq!(phone.apply_page(&page).unwrap_err().code(), code);
+        assert_eq!(&snapshot(phone), before);
+    }
+    check(&mut phone, server.pull(0, 3), "not_at_cursor", &before);
+    check(&mut phone, server.pull(2, 3), "not_at_cursor", &before);
+    let skip = Page {
+        after: 1,
+        changes: vec![server.log()[2].clone()],
+        head: 3,
+    };
+    check(&mut phone, skip, "not_consecutive", &before);
+    let behind = Page {
+        after: 1,
+        changes: server.log()[1..3].to_vec(),
+        head: 2,
+    };
+    check(&mut phone, behind, "head_behind", &before);
+    assert!(phone.apply_page(&server.pull(1, 5)).is_ok());
+    assert_eq!(phone.cursor(), Some(3));
+}
+
+#[test]
+fn r6_6_state_merge_may_report_a_conflict_the_log_would_not() {
+    // The desk saw the phone's v1 and wrote v2 over it; a replica holding an
+    // older v0 by the phone's user merges the desk's state directly.
+    let mut desk = replica("desk");
+    let v1 = change(
+        json!({"table": "tasks", "id": "t1", "op": "update", "data": {"t": "v1"},
+        "field_meta": {"t": {"at": "2026-04-26T10:00:00.001Z", "origin": "user", "by": "phone"}}, "client_id": "phone"}),
+    );
+    desk.apply(&[v1], Delivery::Live);
+    desk.write(&key("t1"), &Actor::User, &obj(json!({"t": "v2"})), t(2))
+        .unwrap();
+    let mut old = replica("old");
+    let v0 = change(
+        json!({"table": "tasks", "id": "t1", "op": "update", "data": {"t": "v0"},
+        "field_meta": {"t": {"at": "2026-04-26T10:00:00.000Z", "origin": "user", "base": null}}, "client_id": "phone"}),
+    );
+    old.apply(&[v0], Delivery::Live);
+    let report = old.merge(&desk);
+    assert_eq!(
+        report.conflicts.len(),
+        1,
+        "v2's base names v1, which `old` never had"
+    );
+    assert_eq!(
+        old.records(),
+        desk.records(),
+        "convergence holds regardless"
+    );
+}
+
+#[test]
+fn r6_8_a_conflict_report_names_record_field_loser_winner_and_locality() {
+    let mut phone = replica("phone");
+    phone
+        .write(
+            &key("t1"),
+            &Actor::User,
+            &obj(json!({"title": "mine"})),
+            t(5),
+        )
+        .unwrap();
+    let theirs = change(
+        json!({"table": "tasks", "id": "t1", "op": "update", "data": {"title": "theirs"},
+        "field_meta": {"title": {"at": "2026-04-26T10:00:00.009Z", "origin": "user", "base": null}}, "client_id": "laptop"}),
+    );
+    let report = phone.apply(std::slice::from_ref(&theirs), Delivery::Live);
+    let c = &report.conflicts[0];
+    assert_eq!((c.key.clone(), c.field.as_str()), (key("t1"), "title"));
+    assert_eq!(
+        (c.loser.value.clone(), c.loser.by.as_str()),
+        (json!("mine"), "phone")
+    );
+    assert_eq!(&c.winner, theirs.write("title").unwrap());
+    assert!(c.loser_is_local);
+    assert_eq!(c.rule, ConflictRule::Unwitnessed);
+    // A third replica holding the phone's value reports it as not local.
+    let mut desk = replica("desk");
+    desk.apply(&phone.outbox()[..1], Delivery::Live);
+    let report = desk.apply(&[theirs], Delivery::Live);
+    assert!(!report.conflicts[0].loser_is_local);
+}
+
+// ---------------------------------------------------------------- R8, R9
+
+#[test]
+fn r8_1_the_shadow_index_follows_tombstones_restores_and_merges() {
+    let mut phone = replica("phone");
+    let k = key("t1");
+    phone
+        .write(&k, &Actor::User, &obj(json!({"a": 1})), t(5))
+        .unwrap();
+    phone.delete(&k, &Actor::User, t(8)).unwrap();
+    assert_eq!(phone.record(&k).unwrap().updated_at_index(), Some(t(8)));
+    phone.restore(&k, &Actor::User, t(12)).unwrap();
+    assert_eq!(phone.record(&k).unwrap().updated_at_index(), Some(t(12)));
+    let tomb = change(
+        json!({"table": "tasks", "id": "t1", "op": "delete", "data": {"deletedAt": "2026-04-26T10:00:00.020Z"},
+        "field_meta": {"deletedAt": {"at": "2026-04-26T10:00:00.020Z", "origin": "user", "base": null}}, "client_id": "laptop"}),
+    );
+    phone.apply(&[tomb], Delivery::Live);
+    let record = phone.record(&k).unwrap();
+    assert_eq!(record.updated_at_index(), Some(t(20)));
+    assert_eq!(record.updated_at_index(), record.derive_updated_at());
+}
+
+#[test]
+fn r9_1_delete_and_restore_are_lww_writes_of_the_tombstone() {
+    let mut phone = replica("phone");
+    let k = key("t1");
+    assert_eq!(
+        phone.delete(&k, &Actor::User, t(1)).unwrap_err().code(),
+        "no_such_record"
+    );
+    phone
+        .write(&k, &Actor::User, &obj(json!({"a": 1})), t(5))
+        .unwrap();
+    assert!(
+        phone.restore(&k, &Actor::User, t(6)).unwrap().is_none(),
+        "not deleted"
+    );
+    let c = phone.delete(&k, &Actor::User, t(8)).unwrap().unwrap();
+    assert_eq!(
+        c.write("deletedAt").unwrap().value,
+        json!("2026-04-26T10:00:00.008Z")
+    );
+    assert!(phone.record(&k).unwrap().is_deleted());
+    assert!(
+        phone.delete(&k, &Actor::User, t(9)).unwrap().is_none(),
+        "already deleted"
+    );
+    phone.restore(&k, &Actor::User, t(10)).unwrap().unwrap();
+    assert!(!phone.record(&k).unwrap().is_deleted());
+    assert_eq!(
+        phone.record(&k).unwrap().field("deletedAt").unwrap().value,
+        Value::Null
+    );
+}
+
+#[test]
+fn r9_2_concurrent_edit_and_delete_keep_the_edit_under_a_deleted_record() {
+    let mut server = Server::new(ServerConfig::default());
+    let (mut phone, mut laptop) = (replica("phone"), replica("laptop"));
+    let k = key("t1");
+    phone
+        .write(&k, &Actor::User, &obj(json!({"title": "a"})), t(0))
+        .unwrap();
+    sync(&mut phone, &mut server, t(1));
+    sync(&mut laptop, &mut server, t(2));
+    laptop.delete(&k, &Actor::User, t(10)).unwrap();
+    phone
+        .write(&k, &Actor::User, &obj(json!({"title": "edited"})), t(20))
+        .unwrap();
+    sync(&mut laptop, &mut server, t(30));
+    sync(&mut phone, &mut server, t(31));
+    sync(&mut laptop, &mut server, t(32));
+    for r in [&phone, &laptop] {
+        let record = r.record(&k).unwrap();
+        assert!(record.is_deleted(), "{}", r.client_id());
+        assert_eq!(record.field("title").unwrap().value, json!("edited"));
+    }
+    assert_eq!(phone.records(), laptop.records());
+    laptop.restore(&k, &Actor::User, t(40)).unwrap();
+    assert_eq!(
+        laptop.record(&k).unwrap().field("title").unwrap().value,
+        json!("edited")
+    );
+}
+
+#[test]
+fn r9_3_a_tombstone_over_a_newer_local_user_edit_is_reported_once() {
+    let mut phone = replica("phone");
+    let k = key("t1");
+    phone
+        .write(&k, &Actor::User, &obj(json!({"title": "a"})), t(50))
+        .unwrap();
+    let tomb = change(
+        json!({"table": "tasks", "id": "t1", "op": "delete", "data": {"deletedAt": "x"},
+        "field_meta": {"deletedAt": {"at": "2026-04-26T10:00:00.010Z", "origin": "user", "base": null}}, "client_id": "laptop"}),
+    );
+    let report = phone.apply(std::slice::from_ref(&tomb), Delivery::Live);
+    assert_eq!(report.hidden_edits.len(), 1);
+    assert_eq!(report.hidden_edits[0].field, "title");
+    assert!(report.conflicts.is_empty());
+    assert!(
+        phone.apply(&[tomb], Delivery::Live).hidden_edits.is_empty(),
+        "already deleted"
+    );
+    // An older edit (which the deleter may have seen) is not reported (R9.3).
+    let mut desk = replica("desk");
+    desk.write(&k, &Actor::User, &obj(json!({"title": "a"})), t(5))
+        .unwrap();
+    let later = change(
+        json!({"table": "tasks", "id": "t1", "op": "delete", "data": {"deletedAt": "x"},
+        "field_meta": {"deletedAt": {"at": "2026-04-26T10:00:00.010Z", "origin": "user", "base": null}}, "client_id": "laptop"}),
+    );
+    assert!(desk.apply(&[later], Delivery::Live).hidden_edits.is_empty());
+}
+
+// ---------------------------------------------------------------- R10
+
+#[test]
+fn r10_2_and_r10_3_singleton_keys_are_derived_and_bootstrap_is_a_no_op_when_the_record_exists() {
+    assert_eq!(
+        RecordKey::singleton("userContext", "u1"),
+        RecordKey::new("userContext", "userContext:u1")
+    );
+    let k = RecordKey::singleton("userContext", "u1");
+    let mut phone = replica("phone");
+    phone
+        .write(&k, &Actor::User, &obj(json!({"about": "me"})), t(0))
+        .unwrap();
+    let before = snapshot(&phone);
+    assert!(phone
+        .bootstrap(&k, &obj(json!({"about": ""})))
+        .unwrap()
+        .is_none());
+    assert_eq!(snapshot(&phone), before);
+}
+
+#[test]
+fn r10_4_placeholders_with_different_defaults_are_an_anomaly_not_a_conflict() {
+    let k = RecordKey::singleton("userContext", "u1");
+    let mut phone = replica("phone");
+    phone
+        .bootstrap(&k, &obj(json!({"about": "old default"})))
+        .unwrap();
+    let mut server = Server::new(ServerConfig::default());
+    server.bootstrap(&k, &obj(json!({"about": ""}))).unwrap();
+    let report = phone.apply_page(&server.pull(0, 10)).unwrap();
+    assert_eq!((report.conflicts.len(), report.anomalies.len()), (0, 1));
+}
+
+// ---------------------------------------------------------------- R11
+
+#[test]
+fn r11_3_absent_base_is_legacy_null_base_is_a_first_write_and_by_defaults_to_the_client() {
+    let decode = |meta: Value| {
+        change(
+            json!({"table": "tasks", "id": "t1", "op": "update", "data": {"a": 1},
+        "field_meta": {"a": meta}, "client_id": "phone"}),
+        )
+        .write("a")
+        .unwrap()
+        .clone()
+    };
+    let at = "2026-04-26T10:00:00.000Z";
+    assert_eq!(
+        decode(json!({"at": at, "origin": "user"})).base,
+        Base::Legacy
+    );
+    assert_eq!(
+        decode(json!({"at": at, "origin": "user", "base": null})).base,
+        Base::First
+    );
+    let saw = decode(json!({"at": at, "origin": "user", "base": {"at": at, "by": "x"}})).base;
+    assert_eq!(
+        saw,
+        Base::Saw(Version {
+            at: t(0),
+            by: WriterId::new("x")
+        })
+    );
+    assert_eq!(
+        decode(json!({"at": at, "origin": "user"})).by.as_str(),
+        "phone"
+    );
+    assert_eq!(
+        decode(json!({"at": at, "origin": "user", "by": ""}))
+            .by
+            .as_str(),
+        ""
+    );
+}
+
+#[test]
+fn r11_4_encoding_is_canonical_and_round_trips() {
+    let wire = json!({"table": "tasks", "id": "t1", "op": "update", "data": {"b": [1.5, -0.0], "a": null},
+        "field_meta": {"a": {"at": "2026-04-26T10:00:00.000Z", "origin": "agent"},
+                       "b": {"at": "2026-04-26T10:00:00.000Z", "origin": "user", "by": "x", "base": null}},
+        "client_id": "phone", "client_seq": 3, "server_seq": 9});
+    let c = change(wire);
+    let out = c.to_wire();
+    assert_eq!(
+        out["field_meta"]["a"],
+        json!({"at": "2026-04-26T10:00:00.000Z", "origin": "agent", "by": "phone"})
+    );
+    let text = serde_json::to_string(&out).unwrap();
+    let back = decode_changes(format!("[{text}]").as_bytes()).unwrap();
+    assert_eq!(back, vec![c]);
+    assert_eq!(back[0].write("b").unwrap().value, json!([1.5, -0.0]));
+}
+
+#[test]
+fn r11_5_bad_changes_are_typed_errors_naming_change_and_field() {
+    fn check(wire: Value, code: &str, index: usize, field: Option<&str>) {
+        let batch = json!([{"table": "tasks", "id": "ok", "op": "update", "data": {"a": 1},
+            "field_meta": {"a": {"at": "2026-04-26T10:00:00.000Z", "origin": "user"}}, "client_id": "c"}, wire]);
+        let err = decode_changes(batch.to_string().as_bytes()).unwrap_err();
+        assert_eq!(
+            (err.kind.code(), err.index, err.field.as_deref()),
+            (code, index, field),
+            "{err}"
+        );
+    }
+    let at = "2026-04-26T10:00:00.000Z";
+    let base = |data: Value, meta: Value| json!({"table": "tasks", "id": "t1", "op": "update", "data": data, "field_meta": meta, "client_id": "c"});
+    check(json!(1), "wrong_type", 1, None);
+    check(json!({"table": "tasks"}), "missing", 1, None);
+    check(
+        json!({"table": "tasks", "id": "t1", "op": "upsert", "data": {}, "field_meta": {}, "client_id": "c"}),
+        "unknown_op",
+        1,
+        None,
+    );
+    check(
+        base(
+            json!({"a": 1}),
+            json!({"a": {"at": "2026-04-26T10:00:00Z", "origin": "user"}}),
+        ),
+        "bad_timestamp",
+        1,
+        Some("a"),
+    );
+    check(
+        base(json!({"a": 1}), json!({"a": {"at": at, "origin": "robot"}})),
+        "unknown_origin",
+        1,
+        Some("a"),
+    );
+    check(
+        base(
+            json!({"a": 1}),
+            json!({"a": {"at": at, "origin": "user"}, "b": {"at": at, "origin": "user"}}),
+        ),
+        "meta_without_data",
+        1,
+        Some("b"),
+    );
+    check(
+        base(
+            json!({"a": 1, "b": 2}),
+            json!({"a": {"at": at, "origin": "user"}}),
+        ),
+        "data_without_meta",
+        1,
+        Some("b"),
+    );
+    check(base(json!({}), json!({})), "empty_change", 1, None);
+    check(
+        base(
+            json!({"_updatedAtIndex": 1}),
+            json!({"_updatedAtIndex": {"at": at, "origin": "user"}}),
+        ),
+        "local_only_field",
+        1,
+        Some("_updatedAtIndex"),
+    );
+    check(
+        base(
+            json!({"a": 1}),
+            json!({"a": {"at": at, "origin": "user", "colour": 1}}),
+        ),
+        "unknown_member",
+        1,
+        Some("a"),
+    );
+    check(
+        base(json!({"a": 1}), json!({"a": {"at": 5, "origin": "user"}})),
+        "wrong_type",
+        1,
+        Some("a"),
+    );
+    check(
+        json!({"table": "", "id": "t1", "op": "update", "data": {"a": 1}, "field_meta": {"a": {"at": at, "origin": "user"}}, "client_id": "c"}),
+        "bad_name",
+        1,
+        None,
+    );
+    check(
+        json!({"table": "tasks", "id": "t1", "op": "delete", "data": {"a": 1}, "field_meta": {"a": {"at": at, "origin": "user"}}, "client_id": "c"}),
+        "delete_without_tombstone",
+        1,
+        None,
+    );
+    let mut deep = json!(1);
+    for _ in 0..129 {
+        deep = json!([deep]);
+    }
+    let err = fieldmerge::Change::from_wire(
+        &base(
+            json!({"a": deep}),
+            json!({"a": {"at": at, "origin": "user"}}),
+        ),
+        0,
+    )
+    .unwrap_err();
+    assert_eq!(err.kind.code(), "too_deep");
+    assert_eq!(decode_changes(b"[{").unwrap_err().kind.code(), "json");
+}
+
+// ---------------------------------------------------------------- R12
+
+#[test]
+fn r12_1_pushes_are_deduplicated_by_client_sequence_and_validated_whole() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut phone = replica("phone");
+    for i in 0..3 {
+        phone
+            .write(&key("t1"), &Actor::User, &obj(json!({"n": i})), t(i))
+            .unwrap();
+    }
+    let push = phone.push();
+    let reply = server.push(&push, t(10)).unwrap();
+    assert_eq!(
+        (reply.appended, reply.acked_through, server.head()),
+        (3, Some(3), 3)
+    );
+    // A retry appends nothing and acks the same.
+    let reply = server.push(&push, t(11)).unwrap();
+    assert_eq!(
+        (reply.appended, reply.acked_through, server.head()),
+        (0, Some(3), 3)
+    );
+    // Invalid pushes change nothing.
+    let before = server.clone();
+    fn check(server: &mut Server, push: Push, code: &str, before: &Server) {
+        assert_eq!(server.push(&push, t(12)).unwrap_err().code(), code);
+        assert_eq!(server, before);
+    }
+    let mut later = phone.clone();
+    later.ack(Some(3));
+    later
+        .write(&key("t1"), &Actor::User, &obj(json!({"n": 9})), t(20))
+        .unwrap();
+    later
+        .write(&key("t1"), &Actor::User, &obj(json!({"n": 10})), t(21))
+        .unwrap();
+    let gap = Push {
+        changes: later.outbox()[1..].to_vec(),
+        ..later.push()
+    };
+    check(&mut server, gap, "seq_gap", &before);
+    let mut reversed = later.push();
+    reversed.changes.reverse();
+    check(&mut server, reversed, "seq_order", &before);
+    let foreign = Push {
+        client_id: WriterId::new("laptop"),
+        ..later.push()
+    };
+    check(&mut server, foreign, "foreign_change", &before);
+    let unsequenced = Push {
+        changes: vec![change(
+            json!({"table": "tasks", "id": "t1", "op": "update", "data": {"a": 1},
+        "field_meta": {"a": {"at": "2026-04-26T10:00:00.000Z", "origin": "user"}}, "client_id": "phone"}),
+        )],
+        ..later.push()
+    };
+    check(&mut server, unsequenced, "missing_seq", &before);
+}
+
+#[test]
+fn r12_3_and_r12_4_a_fast_clock_is_refused_then_corrected_and_nothing_is_lost() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut phone = replica("phone");
+    let ahead = t(3_600_000); // one hour ahead of the server
+    phone
+        .write(&key("t1"), &Actor::User, &obj(json!({"title": "a"})), ahead)
+        .unwrap();
+    phone
+        .write(
+            &key("t1"),
+            &Actor::User,
+            &obj(json!({"title": "b", "done": true})),
+            ahead,
+        )
+        .unwrap();
+    let before = server.clone();
+    let err = server.push(&phone.push(), t(0)).unwrap_err();
+    let PushError::ClockAhead { server_now, .. } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(server_now, t(0));
+    assert_eq!(server, before);
+    phone.correct_clock(server_now, ahead).unwrap();
+    let record = phone.record(&key("t1")).unwrap();
+    assert_eq!(record.field("title").unwrap().value, json!("b"));
+    assert!(record.field("title").unwrap().at <= t(2));
+    assert_eq!(record.updated_at_index(), record.derive_updated_at());
+    // The second write's base follows the restamped first write.
+    let first = phone.outbox()[0].write("title").unwrap().version();
+    assert_eq!(
+        phone.outbox()[1].write("title").unwrap().base,
+        Base::Saw(first)
+    );
+    let reply = server.push(&phone.push(), t(1)).unwrap();
+    assert_eq!(reply.appended, 2);
+    phone.ack(reply.acked_through);
+    phone.apply_page(&reply.page).unwrap();
+    assert_eq!(server.records(), phone.records());
+    // The corrected clock keeps stamping near the server's time.
+    let c = phone
+        .write(
+            &key("t1"),
+            &Actor::User,
+            &obj(json!({"title": "c"})),
+            t(3_600_100),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.max_at(), Some(t(100)));
+}
+
+#[test]
+fn r12_4_server_side_writes_stamp_after_the_log_and_witness_the_state() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut phone = replica("phone");
+    phone
+        .write(&key("t1"), &Actor::User, &obj(json!({"title": "a"})), t(50))
+        .unwrap();
+    sync(&mut phone, &mut server, t(51));
+    let agent = WriterId::new("agent-1");
+    let c = server
+        .write(
+            &agent,
+            &Actor::Ai,
+            &key("t1"),
+            &obj(json!({"title": "b"})),
+            t(10),
+        )
+        .unwrap()
+        .unwrap();
+    let w = c.write("title").unwrap();
+    assert_eq!(
+        (w.at, w.origin, w.by.as_str()),
+        (t(51), Origin::Agent, "agent-1")
+    );
+    assert_eq!(
+        w.base,
+        Base::Saw(Version {
+            at: t(50),
+            by: WriterId::new("phone")
+        })
+    );
+    let report = sync(&mut phone, &mut server, t(60));
+    assert!(
+        report.conflicts.is_empty(),
+        "the agent saw the user's value"
+    );
+    assert!(server
+        .write(
+            &agent,
+            &Actor::Ai,
+            &key("t1"),
+            &obj(json!({"title": "b"})),
+            t(70)
+        )
+        .unwrap()
+        .is_none());
+}
+
+#[test]
+fn r12_5_the_persisted_state_round_trips_through_json() {
+    let mut phone = replica("phone");
+    phone
+        .write(
+            &key("t1"),
+            &Actor::User,
+            &obj(json!({"title": "a", "n": 1.5})),
+            t(5),
+        )
+        .unwrap();
+    phone.delete(&key("t1"), &Actor::User, t(6)).unwrap();
+    phone
+        .bootstrap(
+            &RecordKey::singleton("userContext", "u"),
+            &obj(json!({"about": ""})),
+        )
+        .unwrap();
+    let text = serde_json::to_vec(&ReplicaState::of(&phone)).unwrap();
+    let loaded = ReplicaState::load_json(&text).unwrap();
+    assert_eq!(loaded, phone);
+    assert_eq!(
+        ReplicaState::load_json(b"{}").unwrap_err().code(),
+        "state_json"
+    );
+}
