@@ -330,6 +330,13 @@ pub enum StateError {
     /// A pending change in the outbox is invalid.
     #[error("outbox: {0}")]
     Outbox(ChangeError),
+    /// The parts of the state contradict each other (an outbox change of
+    /// another client, sequence numbers out of order or exhausted).
+    #[error("inconsistent state: {what}")]
+    Inconsistent {
+        /// What contradicts what.
+        what: String,
+    },
 }
 
 impl StateError {
@@ -339,6 +346,7 @@ impl StateError {
             StateError::Json { .. } => "state_json",
             StateError::Record { kind, .. } => kind.code(),
             StateError::Outbox(e) => e.kind.code(),
+            StateError::Inconsistent { .. } => "state_inconsistent",
         }
     }
 }

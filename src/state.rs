@@ -97,13 +97,33 @@ impl ReplicaState {
             .map(|(i, v)| Change::from_wire(v, i))
             .collect::<Result<Vec<_>, _>>()
             .map_err(StateError::Outbox)?;
-        let next_seq = self.next_seq.unwrap_or_else(|| {
-            outbox
-                .iter()
-                .filter_map(Change::client_seq)
-                .max()
-                .map_or(1, |s| s + 1)
-        });
+        let inconsistent = |what: String| StateError::Inconsistent { what };
+        let mut previous: Option<u64> = None;
+        for (i, change) in outbox.iter().enumerate() {
+            if change.client_id() != &client_id {
+                return Err(inconsistent(format!(
+                    "outbox change {i} belongs to another client"
+                )));
+            }
+            let seq = change
+                .client_seq()
+                .ok_or_else(|| inconsistent(format!("outbox change {i} has no client_seq")))?;
+            if previous.is_some_and(|p| p.checked_add(1) != Some(seq)) {
+                return Err(inconsistent(format!(
+                    "outbox change {i}: client_seq {seq} is not consecutive"
+                )));
+            }
+            previous = Some(seq);
+        }
+        let next_seq = self
+            .next_seq
+            .unwrap_or(previous.map_or(1, |s| s.saturating_add(1)));
+        // Sequence numbers stay below 2^63, so no increment can overflow.
+        if next_seq == 0 || next_seq > i64::MAX as u64 || previous.is_some_and(|p| p >= next_seq) {
+            return Err(inconsistent(format!(
+                "next_seq {next_seq} does not follow the outbox"
+            )));
+        }
         let clock = self.clock.map_or(
             Clock {
                 seen: high,

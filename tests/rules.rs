@@ -1094,3 +1094,42 @@ fn r12_5_the_persisted_state_round_trips_through_json() {
         "state_json"
     );
 }
+
+#[test]
+fn r12_5_a_state_whose_parts_contradict_each_other_is_refused() {
+    fn check(state: Value, code: &str) {
+        let err = ReplicaState::load_json(state.to_string().as_bytes()).unwrap_err();
+        assert_eq!(err.code(), code, "{state}");
+    }
+    let pending = |client: &str, seq: u64| {
+        json!({"table": "tasks", "id": "t1", "op": "update", "data": {"a": seq},
+        "field_meta": {"a": {"at": "2026-04-26T10:00:00.000Z", "origin": "user", "base": null}},
+        "client_id": client, "client_seq": seq})
+    };
+    check(
+        json!({"client_id": "phone", "outbox": [pending("laptop", 1)]}),
+        "state_inconsistent",
+    );
+    check(
+        json!({"client_id": "phone", "outbox": [pending("phone", 1), pending("phone", 3)]}),
+        "state_inconsistent",
+    );
+    check(
+        json!({"client_id": "phone", "outbox": [pending("phone", 4)], "next_seq": 4}),
+        "state_inconsistent",
+    );
+    check(
+        json!({"client_id": "phone", "next_seq": u64::MAX}),
+        "state_inconsistent",
+    );
+    check(
+        json!({"client_id": "phone", "outbox": [{"table": "tasks"}]}),
+        "missing",
+    );
+    let ok = ReplicaState::load_json(
+        json!({"client_id": "phone", "outbox": [pending("phone", 4)]})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(ok.unwrap().next_seq(), 5);
+}
