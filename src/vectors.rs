@@ -43,7 +43,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::change::{decode_change_values, Change};
+use crate::change::{decode_change_values, decode_changes, Change};
 use crate::classify::Delivery;
 use crate::json::cmp_values;
 use crate::origin::Actor;
@@ -819,7 +819,13 @@ fn load_state(state: &Value) -> Result<Replica, Failure> {
 }
 
 fn decode(changes: &Value) -> Result<Vec<Change>, Failure> {
-    decode_change_values(changes).map_err(|e| Failure {
+    // A string is the raw text of the batch, so that vectors can pin the
+    // `json` error of text that does not parse.
+    let decoded = match changes {
+        Value::String(text) => decode_changes(text.as_bytes()),
+        other => decode_change_values(other),
+    };
+    decoded.map_err(|e| Failure {
         code: e.kind.code().into(),
         index: Some(e.index),
         field: e.field.clone(),
@@ -1148,10 +1154,10 @@ impl<'a> Members<'a> {
     }
 
     fn object(&mut self, name: &'static str) -> Result<Map<String, Value>, String> {
-        self.req(name)?
-            .as_object()
-            .cloned()
-            .ok_or_else(|| format!("{name} must be an object"))
+        match expand(self.req(name)?)? {
+            Value::Object(m) => Ok(m),
+            _ => Err(format!("{name} must be an object")),
+        }
     }
 
     fn uint(&mut self, name: &'static str) -> Result<u64, String> {
@@ -1205,11 +1211,11 @@ impl<'a> Members<'a> {
         }
     }
 
+    // A batch of wire changes, kept as JSON (or raw text): decoding it is
+    // what the engine is tested on, so even a batch that is not an array is
+    // handed over.
     fn array(&mut self, name: &'static str) -> Result<Value, String> {
-        // Kept as JSON: decoding it is what the engine is tested on. Only
-        // the outer shape is checked here, so a non-array batch can still be
-        // handed to the engine through `apply`'s own validation.
-        Ok(self.req(name)?.clone())
+        expand(self.req(name)?)
     }
 
     fn finish(&self) -> Result<(), String> {
@@ -1222,6 +1228,38 @@ impl<'a> Members<'a> {
             None => Ok(()),
         }
     }
+}
+
+/// The deepest `{"$nested_array": N}` placeholder a vector may use.
+pub const NESTED_ARRAY_MAX: u64 = 1000;
+
+// Expands every `{"$nested_array": N}` placeholder into `N` nested arrays
+// around nothing (`[]` for 1, `[[]]` for 2): values deeper than JSON parsers
+// accept cannot be written in a vector file, but the depth limit of R11.6
+// must be testable.
+fn expand(value: &Value) -> Result<Value, String> {
+    Ok(match value {
+        Value::Object(m) => match (m.len(), m.get("$nested_array")) {
+            (1, Some(n)) => {
+                let depth = n
+                    .as_u64()
+                    .filter(|d| (1..=NESTED_ARRAY_MAX).contains(d))
+                    .ok_or("$nested_array must be an integer from 1 to 1000")?;
+                let mut v = Value::Array(Vec::new());
+                for _ in 1..depth {
+                    v = Value::Array(vec![v]);
+                }
+                v
+            }
+            _ => Value::Object(
+                m.iter()
+                    .map(|(k, v)| Ok((k.clone(), expand(v)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+        },
+        Value::Array(items) => Value::Array(items.iter().map(expand).collect::<Result<_, _>>()?),
+        other => other.clone(),
+    })
 }
 
 fn parse_step(raw: &Value, names: &[String]) -> Result<(Step, Map<String, Value>), String> {
