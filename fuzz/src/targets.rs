@@ -1,0 +1,126 @@
+//! The body of every fuzz target, as a plain function of the input bytes, so
+//! the `fuzz_targets/` binaries and the stable regression test
+//! (`tests/regressions.rs`) run exactly the same checks.
+
+use arbitrary::Unstructured;
+use fieldmerge::{decode_change_values, decode_changes, encode_changes, Change, Delivery};
+
+use crate::{batch, merged_as_states, page, permutation, replica};
+
+/// The target names, each with its check, in the order CI runs them.
+pub const ALL: &[(&str, fn(&[u8]))] = &[
+    ("decode_changes", decode_changes_target),
+    ("apply_batch", apply_batch_target),
+];
+
+/// Arbitrary bytes through `decode_changes` (SPEC R11): never a panic; every
+/// rejection a typed error with a stable code; every accepted change
+/// round-trips through its canonical wire form (SPEC R11.4).
+pub fn decode_changes_target(bytes: &[u8]) {
+    match decode_changes(bytes) {
+        Err(err) => {
+            // SPEC R11.5: a stable code and a message that says what and where.
+            assert!(!err.kind.code().is_empty(), "error without a code: {err:?}");
+            assert!(!err.to_string().is_empty(), "error without a message");
+        }
+        Ok(changes) => {
+            for (i, change) in changes.iter().enumerate() {
+                let back = Change::from_wire(&change.to_wire(), i);
+                assert_eq!(
+                    back.as_ref(),
+                    Ok(change),
+                    "SPEC R11.4: decode(encode(c)) != c"
+                );
+            }
+            // The batch as a whole, through bytes, is a fixed point too.
+            let encoded = encode_changes(&changes);
+            let text = serde_json::to_vec(&encoded).unwrap_or_default();
+            let again = decode_changes(&text);
+            assert_eq!(again.as_ref(), Ok(&changes), "SPEC R11.4: batch round trip");
+            assert_eq!(decode_change_values(&encoded).as_ref(), Ok(&changes));
+        }
+    }
+}
+
+/// An arbitrary replica (built from an action list) and an arbitrary batch of
+/// valid changes: apply never panics, a refused page leaves the replica
+/// unchanged, and the merge laws hold on what is accepted (SPEC R4.5, R6.7):
+/// applying twice is applying once, the order of the changes does not
+/// matter, and op-based apply gives the records that state-based merge gives.
+pub fn apply_batch_target(bytes: &[u8]) {
+    let mut u = Unstructured::new(bytes);
+    let Ok(start) = replica(&mut u) else { return };
+    let Ok(changes) = batch(&mut u) else { return };
+    let delivery = if u.arbitrary::<bool>().unwrap_or(false) {
+        Delivery::Hydration
+    } else {
+        Delivery::Live
+    };
+
+    let mut once = start.clone();
+    let first = once.apply(&changes, delivery);
+
+    // SPEC R4.5: op-based apply equals state-based merge of the registers.
+    assert_eq!(
+        once.records(),
+        &merged_as_states(start.records(), &changes),
+        "SPEC R4.5: apply differs from state-based merge"
+    );
+
+    // SPEC R4.5, R6.7: a second delivery changes nothing and reports no
+    // conflict; every field is a duplicate, stale, or a losing twin.
+    let mut twice = once.clone();
+    let second = twice.apply(&changes, delivery);
+    assert_eq!(
+        twice.records(),
+        once.records(),
+        "SPEC R4.5: apply is not idempotent"
+    );
+    assert!(
+        second.conflicts.is_empty(),
+        "SPEC R6.7: a re-delivery reported a conflict"
+    );
+    assert!(
+        second.hidden_edits.is_empty(),
+        "SPEC R9.3: a re-delivery reported a hidden edit"
+    );
+    let t = &second.tally;
+    assert_eq!(
+        t.total(),
+        t.duplicate + t.stale + t.twin,
+        "SPEC R6.7: a re-delivered register won: {t:?}"
+    );
+    assert_eq!(
+        first.tally.total(),
+        second.tally.total(),
+        "every register is decided once per apply"
+    );
+
+    // SPEC R4.5: any order of the changes gives the same records.
+    if let Ok(order) = permutation(&mut u, changes.len()) {
+        let shuffled: Vec<_> = order.iter().map(|&i| changes[i].clone()).collect();
+        let mut other = start.clone();
+        other.apply(&shuffled, delivery);
+        assert_eq!(
+            other.records(),
+            once.records(),
+            "SPEC R4.5: apply depends on order"
+        );
+    }
+
+    // SPEC R6.5: a page is applied whole or refused with nothing changed.
+    if let Ok(page) = page(&mut u, &changes, start.cursor()) {
+        let mut paged = start.clone();
+        match paged.apply_page(&page) {
+            Err(_) => assert_eq!(
+                paged, start,
+                "SPEC R6.5: a refused page changed the replica"
+            ),
+            Ok(_) => assert_eq!(
+                paged.records(),
+                &merged_as_states(start.records(), &page.changes),
+                "SPEC R4.5: an applied page differs from state-based merge"
+            ),
+        }
+    }
+}
