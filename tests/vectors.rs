@@ -200,3 +200,46 @@ fn a_missing_path_is_an_error_and_a_bad_file_is_a_failed_outcome() {
         FileOutcome::Error(_)
     ));
 }
+
+#[test]
+fn damaged_vectors_never_panic_the_runner() {
+    // Every step member of every vector, removed or replaced by a value of
+    // the wrong type: the runner must answer with a result or a typed error.
+    let mut engine = KernelEngine::default();
+    let mut runs = 0;
+    for file in collect_files(&[vectors_dir()]).expect("spec/vectors exists") {
+        let text = std::fs::read(&file).expect("readable");
+        let vector: serde_json::Value = serde_json::from_slice(&text).expect("JSON");
+        let steps = vector["steps"].as_array().cloned().unwrap_or_default();
+        for (i, step) in steps.iter().enumerate().take(3) {
+            let members: Vec<String> = step
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k.clone())
+                .collect();
+            for member in members {
+                for damage in [
+                    None,
+                    Some(json!(null)),
+                    Some(json!([7])),
+                    Some(json!({"$nested_array": 2000})),
+                ] {
+                    let mut bad = vector.clone();
+                    let target = bad["steps"][i].as_object_mut().expect("a step object");
+                    match damage {
+                        None => {
+                            target.remove(&member);
+                        }
+                        Some(v) => {
+                            target.insert(member.clone(), v);
+                        }
+                    }
+                    let _ = run_vector(&mut engine, &bad, "damaged");
+                    runs += 1;
+                }
+            }
+        }
+    }
+    assert!(runs > 1000, "only {runs} damaged vectors were run");
+}
