@@ -82,6 +82,13 @@ impl ReplicaState {
     /// # Errors
     /// [`StateError`] naming the bad record field or outbox change.
     pub fn load(&self) -> Result<Replica, StateError> {
+        // The client id names every change this replica writes, so it must
+        // be a wire name (SPEC R11.6, R12.5).
+        if self.client_id.is_empty() || self.client_id.len() > crate::change::NAME_BYTES_MAX {
+            return Err(StateError::Json {
+                message: "client_id must be 1 to 256 bytes".into(),
+            });
+        }
         let client_id = WriterId::new(&self.client_id);
         let mut records = BTreeMap::new();
         let mut high = Timestamp::GENESIS;
