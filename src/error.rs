@@ -247,6 +247,9 @@ pub enum PushError {
         server_now: Timestamp,
         /// The skew the server allows.
         skew_ms_max: i64,
+        /// The highest `client_seq` of the pusher the log already holds, so
+        /// the client can drop those from its outbox before it restamps.
+        acked_through: Option<u64>,
     },
 }
 

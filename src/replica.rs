@@ -357,6 +357,15 @@ impl Replica {
     /// server has them (SPEC R12.1).
     pub fn ack(&mut self, client_seq: Option<u64>) {
         if let Some(through) = client_seq {
+            // SPEC R12.4: the log holds the acked changes, so their stamps
+            // join `seen` and floor every later clock correction.
+            let acked = self
+                .outbox
+                .iter()
+                .filter(|c| c.client_seq().is_some_and(|seq| seq <= through))
+                .filter_map(Change::max_at)
+                .max();
+            self.observe(acked);
             self.outbox
                 .retain(|change| change.client_seq().is_some_and(|seq| seq > through));
         }
@@ -371,80 +380,86 @@ impl Replica {
     }
 
     /// The clock correction of SPEC R12.4, after the server refused a push
-    /// because it was stamped more than the allowed skew ahead of
-    /// `server_now`: learns the offset `server_now - now` and restamps every
-    /// pending change, oldest first, with the corrected clock. The restamped
-    /// writes still beat everything the replica has seen, their registers and
-    /// the bases of later pending writes follow, and nothing is dropped.
+    /// with [`PushError::ClockAhead`](crate::PushError::ClockAhead): learns
+    /// the offset `server_now - now` and restamps, oldest first, exactly the
+    /// pending changes the server refuses, those stamped after
+    /// `server_now + skew_ms_max`. Changes within the skew keep their stamps,
+    /// since the server may already hold them (a lost acknowledgement). The
+    /// restamped writes still beat everything the replica has seen; their
+    /// registers and the bases of later pending writes follow; nothing is
+    /// dropped.
     ///
     /// # Errors
     /// [`WriteError::ClockExhausted`]; the replica is unchanged.
     pub fn correct_clock(
         &mut self,
         server_now: Timestamp,
+        skew_ms_max: i64,
         now: Timestamp,
     ) -> Result<(), WriteError> {
+        let limit = server_now.saturating_add_ms(skew_ms_max);
+        let refused = |change: &Change| change.max_at().is_some_and(|at| at > limit);
         let mut next = self.clone();
         next.clock.offset_ms = server_now.as_ms() - now.as_ms();
         // The floor: everything seen, and every register that is not a
-        // pending write of this replica.
-        let pending: Vec<Version> = next
+        // refused pending write. Stamps rise along the outbox (R2.2), so the
+        // refused changes are a suffix of it.
+        let refused_versions: Vec<Version> = next
             .outbox
             .iter()
+            .filter(|c| refused(c))
             .flat_map(|c| c.writes().map(|(_, r)| r.version()).collect::<Vec<_>>())
             .collect();
         let mut floor = next.clock.seen;
         for record in next.records.values() {
             for (_, reg) in record.fields() {
-                if !pending.contains(&reg.version()) {
+                if !refused_versions.contains(&reg.version()) {
                     floor = floor.max(reg.at);
                 }
             }
         }
+        for change in next.outbox.iter().filter(|c| !refused(c)) {
+            floor = floor.max(change.max_at().unwrap_or_default());
+        }
         next.clock.stamped = floor;
+        // (record, field, old version, new version) of every restamped write.
         let mut renamed: Vec<(RecordKey, String, Version, Version)> = Vec::new();
-        for i in 0..next.outbox.len() {
-            let old_at = next.outbox[i].max_at().unwrap_or_default();
-            let at = if old_at == Timestamp::GENESIS {
-                // Bootstrap placeholders stay at the genesis (SPEC R10.1).
-                old_at
-            } else {
-                let at = next.clock.peek(now).ok_or(WriteError::ClockExhausted)?;
-                next.clock.stamped = at;
-                at
-            };
-            let key = next.outbox[i].key().clone();
-            for (name, reg) in next.outbox[i].writes_mut() {
+        for change in next.outbox.iter_mut().filter(|c| refused(c)) {
+            let at = next.clock.peek(now).ok_or(WriteError::ClockExhausted)?;
+            next.clock.stamped = at;
+            let key = change.key().clone();
+            for (name, reg) in change.writes_mut() {
                 let old = reg.version();
                 if let Base::Saw(base) = &reg.base {
-                    if let Some((_, _, _, new)) = renamed
+                    let new_base = renamed
                         .iter()
-                        .find(|(k, f, o, _)| k == &key && f == name && o == base)
-                    {
+                        .find(|(k, f, o, _)| k == &key && f == name && o == base);
+                    if let Some((_, _, _, new)) = new_base {
                         reg.base = Base::Saw(new.clone());
                     }
                 }
                 reg.at = at;
                 renamed.push((key.clone(), name.to_owned(), old, reg.version()));
             }
-            if let Some(record) = next.records.get_mut(&key) {
-                for (name, reg) in next.outbox[i].writes() {
-                    let old = renamed
-                        .iter()
-                        .rev()
-                        .find(|(k, f, _, _)| k == &key && f == name);
-                    let is_current = old.is_some_and(|(_, _, o, _)| {
-                        record.field(name).is_some_and(|r| r.has_version(o))
-                    });
-                    if is_current {
-                        record.replace_register(name, reg.clone());
-                    }
-                }
-                record.refresh_index();
-            }
         }
-        if let Some(at) = next.outbox.iter().filter_map(Change::max_at).max() {
-            next.clock.stamped = next.clock.stamped.max(at);
+        // Registers still holding a refused version take the restamped one.
+        for (key, name, old, new) in &renamed {
+            let Some(record) = next.records.get_mut(key) else {
+                continue;
+            };
+            if record.field(name).is_some_and(|r| r.has_version(old)) {
+                let restamped = next
+                    .outbox
+                    .iter()
+                    .filter(|c| c.key() == key)
+                    .filter_map(|c| c.write(name))
+                    .find(|r| r.has_version(new))
+                    .cloned();
+                if let Some(reg) = restamped {
+                    record.replace_register(name, reg);
+                }
+            }
+            record.refresh_index();
         }
         *self = next;
         Ok(())

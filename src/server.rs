@@ -166,6 +166,7 @@ impl Server {
                         at: reg.at,
                         server_now: now,
                         skew_ms_max: self.config.skew_ms_max,
+                        acked_through: self.last_seq.get(&push.client_id).copied(),
                     });
                 }
             }

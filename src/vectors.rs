@@ -624,7 +624,7 @@ impl Engine for KernelEngine {
                 now,
             } => self
                 .replica_mut(replica)?
-                .correct_clock(*server_now, *now)
+                .correct_clock(*server_now, crate::ServerConfig::default().skew_ms_max, *now)
                 .map_err(|e| failure(e.code(), &e))?,
             Step::Load { replica, state } => self.load_replica(replica, state)?,
             Step::DeriveRow { row } => {

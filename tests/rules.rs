@@ -991,7 +991,7 @@ fn r12_3_and_r12_4_a_fast_clock_is_refused_then_corrected_and_nothing_is_lost() 
     };
     assert_eq!(server_now, t(0));
     assert_eq!(server, before);
-    phone.correct_clock(server_now, ahead).unwrap();
+    phone.correct_clock(server_now, 60_000, ahead).unwrap();
     let record = phone.record(&key("t1")).unwrap();
     assert_eq!(record.field("title").unwrap().value, json!("b"));
     assert!(record.field("title").unwrap().at <= t(2));
@@ -1132,4 +1132,58 @@ fn r12_5_a_state_whose_parts_contradict_each_other_is_refused() {
             .as_bytes(),
     );
     assert_eq!(ok.unwrap().next_seq(), 5);
+}
+
+#[test]
+fn r12_4_clock_correction_keeps_changes_the_server_may_already_hold() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut phone = replica("phone");
+    // 50 s ahead: within the skew, accepted; the acknowledgement is lost.
+    phone
+        .write(&key("t1"), &Actor::User, &obj(json!({"a": 1})), t(50_000))
+        .unwrap();
+    server.push(&phone.push(), t(0)).unwrap();
+    // Then the clock jumps two hours ahead.
+    phone
+        .write(
+            &key("t1"),
+            &Actor::User,
+            &obj(json!({"a": 2})),
+            t(7_200_000),
+        )
+        .unwrap();
+    let err = server.push(&phone.push(), t(1)).unwrap_err();
+    let PushError::ClockAhead {
+        server_now,
+        skew_ms_max,
+        acked_through,
+        ..
+    } = err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (server_now, skew_ms_max, acked_through),
+        (t(1), 60_000, Some(1))
+    );
+    let kept = phone.outbox()[0].clone();
+    phone
+        .correct_clock(server_now, skew_ms_max, t(7_200_000))
+        .unwrap();
+    assert_eq!(
+        phone.outbox()[0],
+        kept,
+        "the change within the skew is not restamped"
+    );
+    let second = phone.outbox()[1].write("a").unwrap().clone();
+    assert_eq!(
+        second.at,
+        t(50_001),
+        "beats the kept change, near the server's time"
+    );
+    assert_eq!(second.base, Base::Saw(kept.write("a").unwrap().version()));
+    let report = sync(&mut phone, &mut server, t(2));
+    assert!(report.conflicts.is_empty());
+    assert_eq!(server.records(), phone.records());
+    assert!(phone.outbox().is_empty());
 }
