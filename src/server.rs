@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::change::{Change, Op, FIELDS_PER_CHANGE_MAX};
+use crate::change::{check_name, Change, Op, FIELDS_PER_CHANGE_MAX};
 use crate::classify::Delivery;
 use crate::error::{PushError, WriteError};
 use crate::origin::{Actor, SYSTEM_BOOTSTRAP};
@@ -233,6 +233,12 @@ impl Server {
         now: Timestamp,
     ) -> Result<Option<Change>, WriteError> {
         check_key(key)?;
+        // The writer's id names the change in the log, so it must be a wire
+        // name like any client id (SPEC R11.6).
+        check_name(writer.as_str(), "client_id").map_err(|_| WriteError::BadName {
+            what: "writer",
+            name: writer.as_str().chars().take(40).collect(),
+        })?;
         if patch.len() > FIELDS_PER_CHANGE_MAX {
             return Err(WriteError::TooManyFields);
         }
