@@ -622,10 +622,14 @@ impl Engine for KernelEngine {
                 replica,
                 server_now,
                 now,
-            } => self
-                .replica_mut(replica)?
-                .correct_clock(*server_now, crate::ServerConfig::default().skew_ms_max, *now)
-                .map_err(|e| failure(e.code(), &e))?,
+            } => {
+                // The replica corrects against the skew of the vector's server,
+                // the one that refused its push (SPEC R12.4).
+                let skew_ms_max = self.server.config().skew_ms_max;
+                self.replica_mut(replica)?
+                    .correct_clock(*server_now, skew_ms_max, *now)
+                    .map_err(|e| failure(e.code(), &e))?
+            }
             Step::Load { replica, state } => self.load_replica(replica, state)?,
             Step::DeriveRow { row } => {
                 out.insert("derived".into(), opt_ts(derive_updated_at(row)));
