@@ -1,0 +1,382 @@
+//! The oracle's ground truth, kept apart from the kernel's bookkeeping: every
+//! write gets an id and the exact set of writes its writer had received when
+//! it wrote (a vector clock as a bit set). From that alone the oracle decides
+//! whether an overwrite displaced a user value its winner had not seen, and
+//! compares with what the kernel reported (SPEC R6).
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use crate::{
+    Base, Change, Conflict, ConflictRule, HiddenEdit, Origin, Record, RecordKey, Register,
+    Timestamp, Version, WriterId, SYSTEM_BOOTSTRAP,
+};
+
+use super::{Violation, ViolationKind};
+
+/// A set of write ids: the ground-truth vector clock.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub(crate) struct WriteSet(Vec<u64>);
+
+impl WriteSet {
+    pub(crate) fn insert(&mut self, id: usize) {
+        let (word, bit) = (id / 64, id % 64);
+        if self.0.len() <= word {
+            self.0.resize(word + 1, 0);
+        }
+        self.0[word] |= 1 << bit;
+    }
+
+    pub(crate) fn contains(&self, id: usize) -> bool {
+        self.0
+            .get(id / 64)
+            .is_some_and(|w| w & (1 << (id % 64)) != 0)
+    }
+}
+
+/// What the oracle knows about one write.
+#[derive(Clone, Debug)]
+pub(crate) struct WriteInfo {
+    /// Every write its writer had received (or made) before it.
+    pub seen: WriteSet,
+    /// The `(client, client_seq)` of a write that went through an outbox.
+    pub client: Option<(WriterId, u64)>,
+    /// Whether the write was still pending when its device wiped its
+    /// database (lost by the user's own choice, not by the system).
+    pub wiped: bool,
+    /// Whether a user made it (the writes "nothing lost" is about).
+    pub origin: Origin,
+}
+
+type VersionKey = (RecordKey, String, Timestamp, WriterId);
+
+/// The ground truth of one run.
+#[derive(Debug, Default)]
+pub(crate) struct Oracle {
+    pub writes: Vec<WriteInfo>,
+    by_version: BTreeMap<VersionKey, usize>,
+    pub by_client_seq: BTreeMap<(WriterId, u64), usize>,
+    bootstrap_of: BTreeMap<RecordKey, usize>,
+    /// The write id of each log entry: `log_writes[server_seq - 1]`.
+    pub log_writes: Vec<usize>,
+    /// Every write in the server log: what a server-side writer has seen.
+    pub server_seen: WriteSet,
+}
+
+/// What the oracle expects one apply to do.
+#[derive(Debug, Default)]
+pub(crate) struct Expectation {
+    /// The conflicts ground truth demands: (key, field, loser, winner).
+    pub conflicts: Vec<(RecordKey, String, Version, Version)>,
+    /// The conflicts a classifier that looks at origins only would report
+    /// (for the planted bug [`super::Mutation::ClassifyOnOriginOnly`]).
+    pub origin_only: Vec<(RecordKey, String, Version, Version)>,
+    /// The register each touched field must hold afterwards (field-LWW).
+    pub finals: BTreeMap<(RecordKey, String), Register>,
+    /// How many user values were displaced.
+    pub user_displacements: u64,
+    /// Legacy winners exempted by hydration although ground truth says the
+    /// loser was unseen (a documented limit of SPEC R6.4, counted).
+    pub legacy_exempt_unseen: u64,
+}
+
+fn cmp_version(a: &Register, b: &Register) -> Ordering {
+    a.at.cmp(&b.at)
+        .then_with(|| a.by.as_str().as_bytes().cmp(b.by.as_str().as_bytes()))
+}
+
+impl Oracle {
+    /// A new write by a writer that had seen `seen`.
+    pub(crate) fn new_write(
+        &mut self,
+        origin: Origin,
+        seen: WriteSet,
+        client: Option<(WriterId, u64)>,
+    ) -> usize {
+        let id = self.writes.len();
+        if let Some(c) = &client {
+            self.by_client_seq.insert(c.clone(), id);
+        }
+        self.writes.push(WriteInfo {
+            seen,
+            client,
+            wiped: false,
+            origin,
+        });
+        id
+    }
+
+    /// The one write id of every bootstrap row of `key`: the server's row
+    /// and every placeholder are the same identical registers (SPEC R10.4).
+    pub(crate) fn bootstrap_write(&mut self, key: &RecordKey) -> usize {
+        if let Some(&id) = self.bootstrap_of.get(key) {
+            return id;
+        }
+        let id = self.new_write(Origin::System, WriteSet::default(), None);
+        self.bootstrap_of.insert(key.clone(), id);
+        id
+    }
+
+    /// Records that the registers of `change` belong to write `id`.
+    pub(crate) fn map_change(&mut self, change: &Change, id: usize) {
+        for (field, reg) in change.writes() {
+            self.by_version.insert(
+                (
+                    change.key().clone(),
+                    field.to_owned(),
+                    reg.at,
+                    reg.by.clone(),
+                ),
+                id,
+            );
+        }
+    }
+
+    /// The write that stamped `reg` in `key.field`.
+    pub(crate) fn write_of(&self, key: &RecordKey, field: &str, reg: &Register) -> Option<usize> {
+        self.by_version
+            .get(&(key.clone(), field.to_owned(), reg.at, reg.by.clone()))
+            .copied()
+    }
+
+    /// Walks `changes` (with write ids `ids`) over `records` as field-LWW and
+    /// decides from ground truth which overwrites lose a user edit.
+    pub(crate) fn expect(
+        &self,
+        records: &BTreeMap<RecordKey, Record>,
+        changes: &[Change],
+        ids: &[usize],
+        hydration: bool,
+        step: usize,
+        violations: &mut Vec<Violation>,
+    ) -> Expectation {
+        let mut out = Expectation::default();
+        for (change, &id) in changes.iter().zip(ids) {
+            let key = change.key();
+            for (field, reg) in change.writes() {
+                if reg.by.as_str() == SYSTEM_BOOTSTRAP
+                    && (reg.at != Timestamp::GENESIS
+                        || reg.origin != Origin::System
+                        || reg.base != Base::First)
+                {
+                    violations.push(Violation::new(
+                        step,
+                        ViolationKind::Bootstrap,
+                        format!("R10.1: bootstrap register {key}.{field} stamped {} (origin {}), not at the genesis", reg.at, reg.origin),
+                    ));
+                }
+                let slot = (key.clone(), field.to_owned());
+                let current = match out.finals.get(&slot) {
+                    Some(r) => Some(r.clone()),
+                    None => records.get(key).and_then(|r| r.field(field)).cloned(),
+                };
+                let Some(cur) = current else {
+                    out.finals.insert(slot, reg.clone());
+                    continue;
+                };
+                match cmp_version(reg, &cur) {
+                    Ordering::Less => {}
+                    Ordering::Equal => {
+                        if &cur != reg {
+                            violations.push(Violation::new(
+                                step,
+                                ViolationKind::Anomaly,
+                                format!(
+                                    "malformed twin at {key}.{field}: {cur:?} vs {reg:?} (two writes share one version)"
+                                ),
+                            ));
+                            out.finals.remove(&slot);
+                        }
+                    }
+                    Ordering::Greater => {
+                        if reg.by.as_str() == SYSTEM_BOOTSTRAP
+                            && cur.by.as_str() != SYSTEM_BOOTSTRAP
+                        {
+                            violations.push(Violation::new(
+                                step,
+                                ViolationKind::Bootstrap,
+                                format!("R10.1: a bootstrap row overwrote content at {key}.{field} ({:?} by {})", cur.value, cur.by),
+                            ));
+                        }
+                        // SPEC R2.2: a write beats everything its writer had,
+                        // so a winner the loser's writer had seen is an
+                        // inversion of causality.
+                        if let Some(loser) = self.write_of(key, field, &cur) {
+                            if loser != id && self.writes[loser].seen.contains(id) {
+                                violations.push(Violation::new(
+                                    step,
+                                    ViolationKind::CausalityInversion,
+                                    format!("{key}.{field}: {reg:?} displaced {cur:?}, whose writer had seen it (R2.2)"),
+                                ));
+                            }
+                        }
+                        if cur.origin == Origin::User {
+                            out.user_displacements += 1;
+                            let differ = cur.value != reg.value;
+                            let loser = self.write_of(key, field, &cur);
+                            let unseen = match loser {
+                                Some(l) => !self.writes[id].seen.contains(l),
+                                None => {
+                                    violations.push(Violation::new(
+                                        step,
+                                        ViolationKind::UnknownRegister,
+                                        format!("{key}.{field}: register {cur:?} was written by no write the simulator made"),
+                                    ));
+                                    true
+                                }
+                            };
+                            let conflict = differ
+                                && match reg.base {
+                                    // SPEC R6.4: no witness; the origin and hydration rule.
+                                    Base::Legacy => {
+                                        if hydration && unseen {
+                                            out.legacy_exempt_unseen += 1;
+                                        }
+                                        !hydration
+                                    }
+                                    Base::First | Base::Saw(_) => unseen,
+                                };
+                            let k = (key.clone(), field.to_owned(), cur.version(), reg.version());
+                            if differ {
+                                out.origin_only.push(k.clone());
+                            }
+                            if conflict {
+                                out.conflicts.push(k);
+                            }
+                        }
+                        out.finals.insert(slot, reg.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Compares the kernel's conflict reports with the expectation: no false
+    /// conflicts, no missed ones, each exactly once, with the right metadata.
+    /// Returns how many user displacements the two agreed on.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn compare(
+        &self,
+        expected: &Expectation,
+        reported: &[(RecordKey, String, Version, Version)],
+        kernel: &[Conflict],
+        local: Option<&WriterId>,
+        where_: &str,
+        step: usize,
+        violations: &mut Vec<Violation>,
+    ) -> u64 {
+        let mut got: Vec<_> = reported.to_vec();
+        let mut want = expected.conflicts.clone();
+        got.sort();
+        want.sort();
+        let mut mismatches = 0u64;
+        if got != want {
+            for g in &got {
+                let n_got = got.iter().filter(|x| *x == g).count();
+                let n_want = want.iter().filter(|x| *x == g).count();
+                if n_got > n_want {
+                    mismatches += 1;
+                    violations.push(Violation::new(
+                        step,
+                        ViolationKind::FalseConflict,
+                        format!("{where_}: reported a conflict at {}.{} (loser {:?}, winner {:?}) whose winner had seen the loser or that lost nothing", g.0, g.1, g.2, g.3),
+                    ));
+                }
+            }
+            for w in &want {
+                let n_got = got.iter().filter(|x| *x == w).count();
+                let n_want = want.iter().filter(|x| *x == w).count();
+                if n_want > n_got {
+                    mismatches += 1;
+                    violations.push(Violation::new(
+                        step,
+                        ViolationKind::MissedConflict,
+                        format!("{where_}: missed a conflict at {}.{}: user value {:?} lost to {:?}, whose writer had not seen it", w.0, w.1, w.2, w.3),
+                    ));
+                }
+            }
+        }
+        for c in kernel {
+            let local_ok = c.loser_is_local == local.is_some_and(|me| &c.loser.by == me);
+            let rule_ok = (c.rule == ConflictRule::Legacy) == (c.winner.base == Base::Legacy);
+            if !local_ok || !rule_ok || c.loser.origin != Origin::User {
+                violations.push(Violation::new(
+                    step,
+                    ViolationKind::ConflictMetadata,
+                    format!("{where_}: conflict report at {}.{} has wrong metadata (loser_is_local {}, rule {:?}, loser origin {})", c.key, c.field, c.loser_is_local, c.rule, c.loser.origin),
+                ));
+            }
+        }
+        expected.user_displacements.saturating_sub(mismatches)
+    }
+
+    /// Checks that every touched field holds the field-LWW winner.
+    pub(crate) fn check_finals(
+        expected: &Expectation,
+        records: &BTreeMap<RecordKey, Record>,
+        where_: &str,
+        step: usize,
+        violations: &mut Vec<Violation>,
+    ) {
+        for ((key, field), want) in &expected.finals {
+            let got = records.get(key).and_then(|r| r.field(field));
+            if got != Some(want) {
+                violations.push(Violation::new(
+                    step,
+                    ViolationKind::NotFieldLww,
+                    format!("{where_}: {key}.{field} holds {got:?}, field-LWW says {want:?}"),
+                ));
+            }
+        }
+    }
+
+    /// SPEC R9.3 is sound, not complete: every hidden-edit report must name
+    /// a local user edit its tombstone's writer had not seen.
+    pub(crate) fn check_hidden(
+        &self,
+        hidden: &[HiddenEdit],
+        me: &WriterId,
+        where_: &str,
+        step: usize,
+        violations: &mut Vec<Violation>,
+    ) {
+        for h in hidden {
+            let edit = self.write_of(&h.key, &h.field, &h.edit);
+            let tomb = self.write_of(&h.key, crate::TOMBSTONE_FIELD, &h.tombstone);
+            let seen = match (edit, tomb) {
+                (Some(e), Some(t)) => self.writes[t].seen.contains(e),
+                _ => false,
+            };
+            if seen
+                || &h.edit.by != me
+                || h.edit.origin != Origin::User
+                || cmp_version(&h.edit, &h.tombstone) != Ordering::Greater
+            {
+                violations.push(Violation::new(
+                    step,
+                    ViolationKind::HiddenEditUnsound,
+                    format!("{where_}: hidden-edit report at {}.{} is unsound (edit {:?}, tombstone {:?}, seen by deleter: {seen})", h.key, h.field, h.edit, h.tombstone),
+                ));
+            }
+        }
+    }
+
+    /// Field-LWW over the whole log, computed by the oracle itself: what the
+    /// server's materialized state must be.
+    pub(crate) fn fold(log: &[Change]) -> BTreeMap<(RecordKey, String), Register> {
+        let mut out: BTreeMap<(RecordKey, String), Register> = BTreeMap::new();
+        for change in log {
+            for (field, reg) in change.writes() {
+                let slot = (change.key().clone(), field.to_owned());
+                match out.get(&slot) {
+                    Some(cur) if cmp_version(reg, cur) != Ordering::Greater => {}
+                    _ => {
+                        out.insert(slot, reg.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+}
