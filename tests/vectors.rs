@@ -243,3 +243,78 @@ fn damaged_vectors_never_panic_the_runner() {
     }
     assert!(runs > 1000, "only {runs} damaged vectors were run");
 }
+
+/// Every stable error code of SPEC R11.5, the write, push, page and state
+/// boundaries, as listed in `spec/vectors/README.md`.
+const ERROR_CODES: [&str; 28] = [
+    "json",
+    "wrong_type",
+    "missing",
+    "unknown_member",
+    "unknown_op",
+    "unknown_origin",
+    "bad_timestamp",
+    "meta_without_data",
+    "data_without_meta",
+    "empty_change",
+    "bad_name",
+    "local_only_field",
+    "too_deep",
+    "too_many_fields",
+    "delete_without_tombstone",
+    "not_at_cursor",
+    "not_consecutive",
+    "head_behind",
+    "reserved_field",
+    "no_such_record",
+    "clock_exhausted",
+    "foreign_change",
+    "missing_seq",
+    "seq_order",
+    "seq_gap",
+    "clock_ahead",
+    "state_json",
+    "state_inconsistent",
+];
+
+fn expected_codes(value: &serde_json::Value, codes: &mut std::collections::BTreeSet<String>) {
+    match value {
+        serde_json::Value::Object(m) => {
+            if let Some(e) = m.get("expect").and_then(|e| e.get("error")) {
+                let code = e
+                    .as_str()
+                    .or_else(|| e["code"].as_str())
+                    .unwrap_or_default();
+                codes.insert(code.to_owned());
+            }
+            m.values().for_each(|v| expected_codes(v, codes));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| expected_codes(v, codes)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_error_code_is_expected_by_some_vector_and_no_other() {
+    let mut codes = std::collections::BTreeSet::new();
+    for file in collect_files(&[vectors_dir()]).expect("spec/vectors exists") {
+        let text = std::fs::read(&file).expect("readable");
+        expected_codes(&serde_json::from_slice(&text).expect("JSON"), &mut codes);
+    }
+    let missing: Vec<&&str> = ERROR_CODES
+        .iter()
+        .filter(|c| !codes.contains(**c))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "error codes no vector expects: {missing:?}"
+    );
+    let unknown: Vec<&String> = codes
+        .iter()
+        .filter(|c| !ERROR_CODES.contains(&c.as_str()))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "vectors expect codes that do not exist: {unknown:?}"
+    );
+}
