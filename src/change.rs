@@ -380,11 +380,10 @@ pub fn decode_changes(bytes: &[u8]) -> Result<Vec<Change>, ChangeError> {
         field: None,
         kind,
     };
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        top(ChangeErrorKind::Json {
-            message: e.to_string(),
-        })
-    })?;
+    // A value sits three levels deep: the batch array, the change object,
+    // its `data` object (SPEC R11.1).
+    let value: Value = crate::json::parse_bounded(bytes, 3)
+        .map_err(|message| top(ChangeErrorKind::Json { message }))?;
     decode_change_values(&value)
 }
 

@@ -10,6 +10,59 @@ use serde_json::{Number, Value};
 /// from the wire is accepted, and it bounds the recursion of [`cmp_values`].
 pub const VALUE_DEPTH_MAX: usize = 128;
 
+/// Parses JSON text whose values sit up to `wrappers` levels deep inside
+/// the document's own structure (a batch array, a change object, its `data`
+/// object, ...), so that every value nested at most [`VALUE_DEPTH_MAX`]
+/// levels decodes (SPEC R11.4, R11.6). `serde_json`'s own limit refuses any
+/// document nested deeper than 127 levels, which would refuse valid values
+/// once wrapped; so the nesting is bounded here first, without recursion,
+/// and the parser's limit is lifted for the bounded document only.
+pub(crate) fn parse_bounded<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    wrappers: usize,
+) -> Result<T, String> {
+    let limit = VALUE_DEPTH_MAX + wrappers;
+    if let Some(at) = nesting_beyond(bytes, limit) {
+        return Err(format!("nested deeper than {limit} levels at byte {at}"));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    de.disable_recursion_limit();
+    let value = T::deserialize(&mut de).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(value)
+}
+
+/// The byte offset where the text's nesting of arrays and objects first
+/// exceeds `limit`, counting brackets outside strings. It never
+/// undercounts what a JSON parser would nest before its first error.
+fn nesting_beyond(bytes: &[u8], limit: usize) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return Some(i);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// The total order over JSON values of SPEC R4.4.
 ///
 /// Types rank `null < false < true < numbers < strings < arrays < objects`.

@@ -232,6 +232,10 @@ impl Replica {
         for (name, value) in fields {
             check_patch_field(name, value)?;
         }
+        // A placeholder is a pending change like any write (SPEC R10.4, R11.2).
+        if fields.len() > FIELDS_PER_CHANGE_MAX {
+            return Err(WriteError::TooManyFields);
+        }
         if self.records.contains_key(key) || fields.is_empty() {
             return Ok(None);
         }

@@ -267,10 +267,15 @@ impl Server {
         if writes.is_empty() {
             return Ok(None);
         }
-        let op = match (record, patch.get(TOMBSTONE_FIELD)) {
+        // SPEC R11.2: a delete sets the tombstone to a non-null value, so only
+        // a write that stamps a non-null tombstone is a delete.
+        let sets_tombstone = writes
+            .iter()
+            .any(|(name, reg)| &**name == TOMBSTONE_FIELD && !reg.value.is_null());
+        let op = match (record, sets_tombstone) {
             (None, _) => Op::Insert,
-            (Some(_), Some(v)) if !v.is_null() => Op::Delete,
-            _ => Op::Update,
+            (Some(_), true) => Op::Delete,
+            (Some(_), false) => Op::Update,
         };
         self.append(Change::stamped(
             key.clone(),
@@ -297,6 +302,10 @@ impl Server {
         check_key(key)?;
         for (name, value) in fields {
             check_patch_field(name, value)?;
+        }
+        // A placeholder is a change like any other (SPEC R10.4, R11.2).
+        if fields.len() > FIELDS_PER_CHANGE_MAX {
+            return Err(WriteError::TooManyFields);
         }
         if self.state.contains_key(key) || fields.is_empty() {
             return Ok(None);

@@ -159,9 +159,10 @@ impl ReplicaState {
     /// # Errors
     /// [`StateError::Json`] for text that is not a state; otherwise as [`ReplicaState::load`].
     pub fn load_json(text: &[u8]) -> Result<Replica, StateError> {
-        let state: ReplicaState = serde_json::from_slice(text).map_err(|e| StateError::Json {
-            message: e.to_string(),
-        })?;
+        // A value sits at most five levels deep: the state, `records`, the
+        // record, its `fields`, the field (SPEC R12.5).
+        let state: ReplicaState =
+            crate::json::parse_bounded(text, 5).map_err(|message| StateError::Json { message })?;
         state.load()
     }
 }
