@@ -342,6 +342,10 @@ pub struct Stats {
     pub legacy_exempt_unseen: u64,
     /// Pending writes discarded by a database wipe (lost by choice).
     pub wiped_writes: u64,
+    /// Writes that lost, on a replica, to their writer's own earlier write
+    /// whose pre-correction copy reached the log (a finding about SPEC
+    /// R12.4: see the report of issue #4).
+    pub disowned_inversions: u64,
     /// How often each fault fired, indexed by [`FaultKind`].
     pub faults: [u64; 10],
     /// How often each scenario fired, indexed by [`Scenario`].
@@ -359,6 +363,7 @@ impl Stats {
         self.hidden_edits += other.hidden_edits;
         self.legacy_exempt_unseen += other.legacy_exempt_unseen;
         self.wiped_writes += other.wiped_writes;
+        self.disowned_inversions += other.disowned_inversions;
         for (a, b) in self.faults.iter_mut().zip(other.faults) {
             *a += b;
         }

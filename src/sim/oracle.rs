@@ -5,7 +5,7 @@
 //! compares with what the kernel reported (SPEC R6).
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{
     Base, Change, Conflict, ConflictRule, HiddenEdit, Origin, Record, RecordKey, Register,
@@ -57,6 +57,9 @@ pub(crate) struct Oracle {
     by_version: BTreeMap<VersionKey, usize>,
     pub by_client_seq: BTreeMap<(WriterId, u64), usize>,
     bootstrap_of: BTreeMap<RecordKey, usize>,
+    // Versions a clock correction replaced: the client disowned them, but a
+    // copy sent before the correction may still reach the log (SPEC R12.4).
+    disowned: BTreeSet<VersionKey>,
     /// The write id of each log entry: `log_writes[server_seq - 1]`.
     pub log_writes: Vec<usize>,
     /// Every write in the server log: what a server-side writer has seen.
@@ -78,6 +81,10 @@ pub(crate) struct Expectation {
     /// Legacy winners exempted by hydration although ground truth says the
     /// loser was unseen (a documented limit of SPEC R6.4, counted).
     pub legacy_exempt_unseen: u64,
+    /// Writes that lost to their writer's own earlier write, because a copy
+    /// of it sent before a clock correction reached the log with the stamp
+    /// the correction replaced (a finding about SPEC R12.4, counted).
+    pub disowned_inversions: u64,
 }
 
 fn cmp_version(a: &Register, b: &Register) -> Ordering {
@@ -130,6 +137,18 @@ impl Oracle {
                 id,
             );
         }
+    }
+
+    /// Records that a clock correction replaced the versions of `old` by
+    /// those of `new` (the same write, restamped).
+    pub(crate) fn restamped(&mut self, old: &Change, new: &Change, id: usize) {
+        for (field, reg) in old.writes() {
+            if new.write(field).is_some_and(|n| n.at != reg.at) {
+                self.disowned
+                    .insert((old.key().clone(), field.to_owned(), reg.at, reg.by.clone()));
+            }
+        }
+        self.map_change(new, id);
     }
 
     /// The write that stamped `reg` in `key.field`.
@@ -202,7 +221,15 @@ impl Oracle {
                         // so a winner the loser's writer had seen is an
                         // inversion of causality.
                         if let Some(loser) = self.write_of(key, field, &cur) {
-                            if loser != id && self.writes[loser].seen.contains(id) {
+                            let disowned = self.disowned.contains(&(
+                                key.clone(),
+                                field.to_owned(),
+                                reg.at,
+                                reg.by.clone(),
+                            ));
+                            if loser != id && self.writes[loser].seen.contains(id) && disowned {
+                                out.disowned_inversions += 1;
+                            } else if loser != id && self.writes[loser].seen.contains(id) {
                                 violations.push(Violation::new(
                                     step,
                                     ViolationKind::CausalityInversion,

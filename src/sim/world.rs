@@ -883,6 +883,9 @@ impl World {
                         &mut self.violations,
                     );
                 }
+                if let Some(expected) = &expected {
+                    self.stats.disowned_inversions += expected.disowned_inversions;
+                }
                 for c in &new {
                     self.check_shadow_server(c.key());
                 }
@@ -1012,6 +1015,7 @@ impl World {
         self.stats.conflicts += report.conflicts.len() as u64;
         self.stats.hidden_edits += report.hidden_edits.len() as u64;
         self.stats.legacy_exempt_unseen += expected.legacy_exempt_unseen;
+        self.stats.disowned_inversions += expected.disowned_inversions;
         self.log(format_args!(
             "  {what}: {} changes after {}, {} conflicts, {} hidden",
             page.changes.len(),
@@ -1034,7 +1038,7 @@ impl World {
                 for (old, new) in before.iter().zip(&after) {
                     let client = (old.client_id().clone(), old.client_seq().unwrap_or(0));
                     if let Some(&id) = self.oracle.by_client_seq.get(&client) {
-                        self.oracle.map_change(new, id);
+                        self.oracle.restamped(old, new, id);
                     }
                 }
                 self.log(format_args!(

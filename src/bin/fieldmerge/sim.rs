@@ -307,6 +307,10 @@ fn summary(report: &CampaignReport, seconds: f64, args: &Args) {
         "legacy exempt, unseen", s.legacy_exempt_unseen
     );
     println!("{:<26} {:>14}", "writes wiped by choice", s.wiped_writes);
+    println!(
+        "{:<26} {:>14}",
+        "stale-stamp inversions", s.disowned_inversions
+    );
     let faults: Vec<String> = FaultKind::ALL
         .iter()
         .map(|k| format!("{} {}", k.name(), s.faults[*k as usize]))
