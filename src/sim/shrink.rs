@@ -75,12 +75,19 @@ pub fn shrink(
                     2 if smaller.tasks > 1 => smaller.tasks -= 1,
                     _ => break,
                 }
-                match s.fails(&smaller, &schedule) {
-                    Some(v) => {
-                        config = smaller;
-                        violation = v;
-                    }
-                    None => break,
+                // Keep the schedule, or fold the dropped devices onto the
+                // remaining ones.
+                let devices = smaller.users.max(1) * smaller.devices_per_user.max(1);
+                let folded = renumber(&schedule, config.devices_per_user, &smaller, devices);
+                if let Some(v) = s.fails(&smaller, &schedule) {
+                    config = smaller;
+                    violation = v;
+                } else if let Some(v) = s.fails(&smaller, &folded) {
+                    config = smaller;
+                    schedule = folded;
+                    violation = v;
+                } else {
+                    break;
                 }
             }
         }
@@ -115,6 +122,39 @@ pub fn shrink(
                 }
             }
         }
+        // Fewer ticks: merge neighbours, then shorten what is left.
+        let mut i = 0;
+        while i + 1 < schedule.len() {
+            if let (Event::Tick { ms: a }, Event::Tick { ms: b }) = (schedule[i], schedule[i + 1]) {
+                let mut candidate = schedule.clone();
+                candidate[i] = Event::Tick {
+                    ms: a.saturating_add(b),
+                };
+                candidate.remove(i + 1);
+                if let Some(v) = s.fails(&config, &candidate) {
+                    schedule = candidate;
+                    violation = v;
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        for i in 0..schedule.len() {
+            while let Event::Tick { ms } = schedule[i] {
+                if ms <= 1 {
+                    break;
+                }
+                let mut candidate = schedule.clone();
+                candidate[i] = Event::Tick { ms: ms / 2 };
+                match s.fails(&config, &candidate) {
+                    Some(v) => {
+                        schedule = candidate;
+                        violation = v;
+                    }
+                    None => break,
+                }
+            }
+        }
         let after = (config, schedule.len(), fault_count(&schedule), s.runs);
         if (after.0, after.1, after.2) == (before.0, before.1, before.2) || s.runs >= budget {
             break;
@@ -126,6 +166,49 @@ pub fn shrink(
         violation,
         runs: s.runs,
     })
+}
+
+// The schedule with each device renumbered for a smaller configuration:
+// (user, slot) keeps its meaning where it still exists, and wraps otherwise.
+fn renumber(
+    schedule: &[Event],
+    per_user_before: usize,
+    smaller: &Config,
+    devices: usize,
+) -> Vec<Event> {
+    let per_user = smaller.devices_per_user.max(1);
+    let map = |d: usize| {
+        let (user, slot) = (d / per_user_before.max(1), d % per_user_before.max(1));
+        ((user % smaller.users.max(1)) * per_user + slot % per_user) % devices
+    };
+    schedule
+        .iter()
+        .map(|e| {
+            let mut e = *e;
+            match &mut e {
+                Event::Join { device, .. }
+                | Event::Boot { device, .. }
+                | Event::Crash { device }
+                | Event::Wipe { device, .. }
+                | Event::Write { device, .. }
+                | Event::Burst { device, .. }
+                | Event::Delete { device, .. }
+                | Event::Restore { device, .. }
+                | Event::Migrate { device, .. }
+                | Event::Push { device, .. }
+                | Event::Pull { device, .. }
+                | Event::Replay { device, .. }
+                | Event::ResetCursor { device }
+                | Event::Clock { device, .. }
+                | Event::Partition { device, .. } => *device = map(*device),
+                Event::Tick { .. }
+                | Event::Agent { .. }
+                | Event::Legacy { .. }
+                | Event::Deliver { .. } => {}
+            }
+            e
+        })
+        .collect()
 }
 
 fn fate_of(event: &Event) -> Option<Fate> {
