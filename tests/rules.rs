@@ -1187,3 +1187,75 @@ fn r12_4_clock_correction_keeps_changes_the_server_may_already_hold() {
     assert_eq!(server.records(), phone.records());
     assert!(phone.outbox().is_empty());
 }
+
+#[test]
+fn r12_2_an_own_change_found_in_the_log_acknowledges_it_and_every_earlier_one() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut phone = replica("phone");
+    for i in 0..3 {
+        phone
+            .write(&key("t1"), &Actor::User, &obj(json!({"n": i})), t(i))
+            .unwrap();
+    }
+    // The push is appended but its reply is lost; a later write stays pending.
+    server.push(&phone.push(), t(10)).unwrap();
+    phone
+        .write(&key("t1"), &Actor::User, &obj(json!({"n": 9})), t(20))
+        .unwrap();
+    assert_eq!(phone.outbox().len(), 4);
+    // Pulling only the first two changes acknowledges seqs 1 and 2.
+    phone.apply_page(&server.pull(0, 2)).unwrap();
+    let pending: Vec<_> = phone.outbox().iter().map(|c| c.client_seq()).collect();
+    assert_eq!(pending, [Some(3), Some(4)]);
+    phone.apply_page(&server.pull(2, 10)).unwrap();
+    let pending: Vec<_> = phone.outbox().iter().map(|c| c.client_seq()).collect();
+    assert_eq!(pending, [Some(4)]);
+    // Another client's change with the same sequence number acknowledges nothing.
+    let other = change(
+        json!({"table": "tasks", "id": "t2", "op": "insert", "data": {"a": 1},
+        "field_meta": {"a": {"at": "2026-04-26T10:00:00.000Z", "origin": "user", "base": null}},
+        "client_id": "laptop", "client_seq": 4, "server_seq": 4}),
+    );
+    phone
+        .apply_page(&Page {
+            after: 3,
+            changes: vec![other],
+            head: 4,
+        })
+        .unwrap();
+    assert_eq!(phone.outbox().len(), 1);
+}
+
+#[test]
+fn r4_4_integer_spellings_are_the_64_bit_range_and_everything_else_is_a_float() {
+    let batch = |n: &str| {
+        let text = format!(
+            r#"[{{"table": "t", "id": "i", "op": "update", "data": {{"a": {n}}},
+            "field_meta": {{"a": {{"at": "2026-04-26T10:00:00.000Z", "origin": "user"}}}}, "client_id": "c"}}]"#
+        );
+        decode_changes(text.as_bytes()).unwrap()[0]
+            .write("a")
+            .unwrap()
+            .value
+            .clone()
+    };
+    assert_eq!(cmp_values(&batch("-0"), &json!(-0.0)), Ordering::Equal);
+    assert_eq!(
+        cmp_values(&batch("-0"), &json!(0)),
+        Ordering::Greater,
+        "float after integer"
+    );
+    assert_eq!(
+        cmp_values(&batch("100000000000000000000"), &json!(1e20)),
+        Ordering::Equal
+    );
+    assert_eq!(
+        cmp_values(&batch("18446744073709551615"), &json!(u64::MAX)),
+        Ordering::Equal
+    );
+    assert_eq!(
+        cmp_values(&batch("-9223372036854775808"), &json!(i64::MIN)),
+        Ordering::Equal
+    );
+    assert_eq!(cmp_values(&batch("1e2"), &json!(100.0)), Ordering::Equal);
+}
