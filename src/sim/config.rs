@@ -23,11 +23,15 @@ pub enum Scenario {
     Legacy,
     /// Deletes and restores racing edits (SPEC R9).
     Tombstones,
+    /// A device merges another device's records as state (a LAN sync or a
+    /// restore from a sibling's backup): outside the delivery model, where
+    /// SPEC R6.6 allows false conflicts but no missed ones.
+    StateMerge,
 }
 
 impl Scenario {
     /// Every scenario, in report order.
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::ReplayBurst,
         Scenario::AgentRace,
         Scenario::Hydration,
@@ -35,6 +39,7 @@ impl Scenario {
         Scenario::Migration,
         Scenario::Legacy,
         Scenario::Tombstones,
+        Scenario::StateMerge,
     ];
 
     /// The command-line name.
@@ -47,6 +52,7 @@ impl Scenario {
             Scenario::Migration => "migration",
             Scenario::Legacy => "legacy",
             Scenario::Tombstones => "tombstones",
+            Scenario::StateMerge => "merge",
         }
     }
 

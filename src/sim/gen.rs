@@ -125,36 +125,25 @@ impl Generator {
         }
         let partitioned: Vec<usize> = (0..devices).filter(|&d| w.devices[d].partitioned).collect();
         let ready = w.ready_messages();
-        // Weighted choice among the ordinary events.
-        let weights: [(u32, u8); 14] = [
-            (14, 0),                                                  // tick
-            (if up.is_empty() { 0 } else { 20 }, 1),                  // write
-            (if up.is_empty() { 0 } else { 10 }, 2),                  // push
-            (if up.is_empty() { 0 } else { 9 }, 3),                   // pull
-            (if ready == 0 { 0 } else { 24 }, 4),                     // deliver
-            (if down.is_empty() { 0 } else { 6 }, 5),                 // boot
-            (if partitioned.is_empty() { 0 } else { 4 }, 6),          // heal a partition
-            (if scen.has(Scenario::AgentRace) { 4 } else { 0 }, 7),   // agent
-            (if scen.has(Scenario::Migration) { 2 } else { 0 }, 8),   // migration
-            (if scen.has(Scenario::Legacy) { 2 } else { 0 }, 9),      // legacy
-            (if scen.has(Scenario::Tombstones) { 3 } else { 0 }, 10), // delete/restore
-            (
-                if scen.has(Scenario::ReplayBurst) {
-                    3
-                } else {
-                    0
-                },
-                11,
-            ), // replay
-            (if scen.has(Scenario::Hydration) { 2 } else { 0 }, 12),  // join/wipe
-            (
-                if scen.has(Scenario::BootstrapRace) && !up.is_empty() {
-                    2
-                } else {
-                    0
-                },
-                13,
-            ), // singleton edit
+        // Weighted choice among the ordinary events: (weight, event kind).
+        let on = |cond: bool, weight: u32| if cond { weight } else { 0 };
+        let some_up = !up.is_empty();
+        let weights: [(u32, u8); 15] = [
+            (14, 0),                                                     // tick
+            (on(some_up, 20), 1),                                        // write
+            (on(some_up, 10), 2),                                        // push
+            (on(some_up, 9), 3),                                         // pull
+            (on(ready > 0, 24), 4),                                      // deliver
+            (on(!down.is_empty(), 6), 5),                                // boot
+            (on(!partitioned.is_empty(), 4), 6),                         // heal a partition
+            (on(scen.has(Scenario::AgentRace), 4), 7),                   // agent
+            (on(scen.has(Scenario::Migration), 2), 8),                   // migration
+            (on(scen.has(Scenario::Legacy), 2), 9),                      // legacy
+            (on(scen.has(Scenario::Tombstones), 3), 10),                 // delete/restore
+            (on(scen.has(Scenario::ReplayBurst), 3), 11),                // replay
+            (on(scen.has(Scenario::Hydration), 2), 12),                  // join/wipe
+            (on(scen.has(Scenario::BootstrapRace) && some_up, 2), 13),   // singleton edit
+            (on(scen.has(Scenario::StateMerge) && up.len() > 1, 2), 14), // merge
         ];
         let total: u32 = weights.iter().map(|w| w.0).sum();
         let mut roll = self.rng.below(u64::from(total.max(1))) as u32;
@@ -289,6 +278,23 @@ impl Generator {
                     key,
                     field: self.rng.index(2),
                     value: self.value(),
+                }
+            }
+            14 => {
+                // The source must have nothing pending (see World::merge).
+                let d = self.pick(&up).unwrap_or(0);
+                let synced: Vec<usize> = up
+                    .iter()
+                    .copied()
+                    .filter(|&s| s != d && w.devices[s].replica.outbox().is_empty())
+                    .collect();
+                match self.pick(&synced) {
+                    Some(from) => Event::Merge { device: d, from },
+                    None => Event::Pull {
+                        device: d,
+                        limit: 8,
+                        fate: Fate::OK,
+                    },
                 }
             }
             _ => Event::Tick {

@@ -202,6 +202,13 @@ pub enum Event {
         /// The cursor the replayed page continues.
         after: u64,
     },
+    /// A device merges another device's records as state (SPEC R4.5, R6.6).
+    Merge {
+        /// The device that merges.
+        device: usize,
+        /// The device whose records it merges.
+        from: usize,
+    },
     /// A device forgets its cursor and replays the whole log.
     ResetCursor {
         /// The device.
@@ -234,6 +241,8 @@ pub enum ViolationKind {
     MissedConflict,
     /// A conflict report with the wrong rule, locality or loser (SPEC R6.8).
     ConflictMetadata,
+    /// The same lost edit reported twice on one replica (SPEC R6.7).
+    ReportedTwice,
     /// A field does not hold the field-LWW winner after an apply (SPEC R4).
     NotFieldLww,
     /// A register no simulated write made.
@@ -275,6 +284,7 @@ impl ViolationKind {
             ViolationKind::FalseConflict => "false-conflict",
             ViolationKind::MissedConflict => "missed-conflict",
             ViolationKind::ConflictMetadata => "conflict-metadata",
+            ViolationKind::ReportedTwice => "reported-twice",
             ViolationKind::NotFieldLww => "not-field-lww",
             ViolationKind::UnknownRegister => "unknown-register",
             ViolationKind::CausalityInversion => "causality-inversion",
@@ -342,14 +352,18 @@ pub struct Stats {
     pub legacy_exempt_unseen: u64,
     /// Pending writes discarded by a database wipe (lost by choice).
     pub wiped_writes: u64,
-    /// Writes that lost, on a replica, to their writer's own earlier write
-    /// whose pre-correction copy reached the log (a finding about SPEC
-    /// R12.4: see the report of issue #4).
+    /// Writes that lost to their writer's own earlier write, or conflicts
+    /// reported against it, because a copy of it sent before a clock
+    /// correction reached the log with the stamp the correction replaced (a
+    /// finding about SPEC R12.4: see the report of issue #4).
     pub disowned_inversions: u64,
     /// How often each fault fired, indexed by [`FaultKind`].
     pub faults: [u64; 10],
     /// How often each scenario fired, indexed by [`Scenario`].
-    pub scenarios: [u64; 7],
+    pub scenarios: [u64; 8],
+    /// False conflicts SPEC R6.6 allows outside the delivery model (state
+    /// merges, and replicas that merged one): counted, not violations.
+    pub merge_false_conflicts: u64,
 }
 
 impl Stats {
@@ -364,6 +378,7 @@ impl Stats {
         self.legacy_exempt_unseen += other.legacy_exempt_unseen;
         self.wiped_writes += other.wiped_writes;
         self.disowned_inversions += other.disowned_inversions;
+        self.merge_false_conflicts += other.merge_false_conflicts;
         for (a, b) in self.faults.iter_mut().zip(other.faults) {
             *a += b;
         }

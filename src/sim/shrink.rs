@@ -198,6 +198,7 @@ fn renumber(
                 | Event::Push { device, .. }
                 | Event::Pull { device, .. }
                 | Event::Replay { device, .. }
+                | Event::Merge { device, .. }
                 | Event::ResetCursor { device }
                 | Event::Clock { device, .. }
                 | Event::Partition { device, .. } => *device = map(*device),

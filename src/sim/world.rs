@@ -49,7 +49,14 @@ pub(crate) struct Device {
     pub offset_ms: i64,
     pub drift_ppm: i64,
     pub partitioned: bool,
+    // Whether the replica merged another's state since its last wipe: its
+    // records are no longer a log prefix, so SPEC R6.6 applies to it.
+    merged: bool,
+    // Every conflict this replica reported, to check "exactly once" (R6.7).
+    reported: BTreeSet<ConflictKey>,
 }
+
+type ConflictKey = (RecordKey, String, crate::Version, crate::Version);
 
 impl Device {
     fn client_id(&self) -> WriterId {
@@ -134,6 +141,8 @@ impl World {
                 offset_ms: 0,
                 drift_ppm: 0,
                 partitioned: false,
+                merged: false,
+                reported: BTreeSet::new(),
             })
             .collect();
         World {
@@ -336,6 +345,7 @@ impl World {
                     self.apply_page(device, &page, "replayed page");
                 }
             }
+            Event::Merge { device, from } => self.merge(device, from),
             Event::ResetCursor { device } => {
                 if self.is_up(device) {
                     self.scenario(Scenario::ReplayBurst);
@@ -392,6 +402,8 @@ impl World {
         dev.incarnation += 1;
         dev.replica = Replica::new(dev.client_id());
         dev.seen = WriteSet::default();
+        dev.merged = false;
+        dev.reported.clear();
         self.boot_sequence(d, fate);
     }
 
@@ -546,6 +558,8 @@ impl World {
         dev.wipes += 1;
         dev.replica = Replica::new(dev.client_id());
         dev.seen = WriteSet::default();
+        dev.merged = false;
+        dev.reported.clear();
         dev.disk = None;
         dev.status = Status::Up;
         dev.incarnation += 1;
@@ -866,15 +880,18 @@ impl World {
                     let reported: Vec<_> =
                         reply.report.conflicts.iter().map(conflict_key).collect();
                     let step = self.step;
-                    self.stats.agreements += self.oracle.compare(
+                    let compared = self.oracle.compare(
                         expected,
                         &reported,
                         &reply.report.conflicts,
                         None,
                         "server",
+                        true,
                         step,
                         &mut self.violations,
                     );
+                    self.stats.agreements += compared.agreed;
+                    self.stats.disowned_inversions += compared.stale;
                     Oracle::check_finals(
                         expected,
                         self.server.records(),
@@ -981,15 +998,21 @@ impl World {
         };
         let me = self.devices[d].replica.client_id().clone();
         let where_ = format!("device {d} ({me}), {what}");
-        self.stats.agreements += self.oracle.compare(
+        let exact = !self.devices[d].merged;
+        let compared = self.oracle.compare(
             &expected,
             &reported,
             &report.conflicts,
             Some(&me),
             &where_,
+            exact,
             step,
             &mut self.violations,
         );
+        self.stats.agreements += compared.agreed;
+        self.stats.merge_false_conflicts += compared.over_reported;
+        self.stats.disowned_inversions += compared.stale;
+        self.once(d, &reported, &where_);
         Oracle::check_finals(
             &expected,
             self.devices[d].replica.records(),
@@ -1024,6 +1047,107 @@ impl World {
             report.hidden_edits.len()
         ));
         true
+    }
+
+    // SPEC R6.7: a replica reports each lost edit once.
+    fn once(&mut self, d: usize, reported: &[ConflictKey], where_: &str) {
+        for k in reported {
+            if !self.devices[d].reported.insert(k.clone()) {
+                self.violate(
+                    ViolationKind::ReportedTwice,
+                    format!(
+                        "{where_}: the conflict at {}.{} (loser {:?}) was reported before",
+                        k.0, k.1, k.2
+                    ),
+                );
+            }
+        }
+    }
+
+    // A state merge of another device's records (SPEC R4.5, R6.6). Only a
+    // source whose outbox is empty: its records are all in the log, so the
+    // merge cannot carry a write the server will never see.
+    fn merge(&mut self, d: usize, from: usize) {
+        if d == from
+            || !self.is_up(d)
+            || !self.is_up(from)
+            || !self.devices[from].replica.outbox().is_empty()
+        {
+            return;
+        }
+        self.scenario(Scenario::StateMerge);
+        let step = self.step;
+        let source = self.devices[from].replica.clone();
+        let mut found = Vec::new();
+        let mut writes = Vec::new();
+        for (key, record) in source.records() {
+            for (field, reg) in record.fields() {
+                match self.oracle.write_of(key, field, reg) {
+                    Some(id) => writes.push((key, field, reg, id)),
+                    None => found.push(Violation::new(
+                        step,
+                        ViolationKind::UnknownRegister,
+                        format!("device {from}: {key}.{field} holds {reg:?}, which no simulated write made"),
+                    )),
+                }
+            }
+        }
+        let expected = self.oracle.expect_writes(
+            self.devices[d].replica.records(),
+            &writes,
+            false,
+            step,
+            &mut found,
+        );
+        let report = self.devices[d].replica.merge(&source);
+        self.violations.append(&mut found);
+        let reported: Vec<_> = report.conflicts.iter().map(conflict_key).collect();
+        let me = self.devices[d].replica.client_id().clone();
+        let where_ = format!("device {d} ({me}), merge of device {from}");
+        let compared = self.oracle.compare(
+            &expected,
+            &reported,
+            &report.conflicts,
+            Some(&me),
+            &where_,
+            false,
+            step,
+            &mut self.violations,
+        );
+        self.stats.agreements += compared.agreed;
+        self.stats.merge_false_conflicts += compared.over_reported;
+        self.stats.disowned_inversions += compared.stale;
+        self.once(d, &reported, &where_);
+        Oracle::check_finals(
+            &expected,
+            self.devices[d].replica.records(),
+            &where_,
+            step,
+            &mut self.violations,
+        );
+        self.oracle.check_hidden(
+            &report.hidden_edits,
+            &me,
+            &where_,
+            step,
+            &mut self.violations,
+        );
+        let seen = self.devices[from].seen.clone();
+        let dev = &mut self.devices[d];
+        dev.seen.union(&seen);
+        dev.merged = true;
+        let keys: Vec<RecordKey> = source.records().keys().cloned().collect();
+        for key in &keys {
+            self.check_shadow_key(d, key);
+        }
+        self.stats.applies += 1;
+        self.stats.conflicts += report.conflicts.len() as u64;
+        self.stats.hidden_edits += report.hidden_edits.len() as u64;
+        self.log(format_args!(
+            "  merged {} records, {} conflicts",
+            keys.len(),
+            report.conflicts.len()
+        ));
     }
 
     fn correct_clock(&mut self, d: usize, server_now: Timestamp, skew_ms_max: i64) {

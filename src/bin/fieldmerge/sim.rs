@@ -26,7 +26,8 @@ options:
   --shard I/N             run only the seeds with seed % N == I
   --jobs N                seeds in parallel (default 2)
   --scenarios a,b,...     scenarios seeds may draw (default all):
-                          replay, agent, hydration, bootstrap, migration, legacy, tombstones
+                          replay, agent, hydration, bootstrap, migration, legacy,
+                          tombstones, merge
   --users N               at most N users per seed (default 3)
   --devices N             at most N devices per user (default 3)
   --faults PCT            scale every fault rate (default 100; 0 = no faults)
@@ -310,6 +311,10 @@ fn summary(report: &CampaignReport, seconds: f64, args: &Args) {
     println!(
         "{:<26} {:>14}",
         "stale-stamp inversions", s.disowned_inversions
+    );
+    println!(
+        "{:<26} {:>14}",
+        "R6.6 merge over-reports", s.merge_false_conflicts
     );
     let faults: Vec<String> = FaultKind::ALL
         .iter()
