@@ -17,55 +17,114 @@ use crate::model::engine::ModelEngine;
 use crate::model::world::ModelWorld;
 use fieldmerge::vectors::{collect_files, run_file, FileOutcome};
 
-/// Runs `run` on both implementations, comparing after every step.
-/// Returns the number of steps whose outcome was an error, for the
-/// coverage checks below.
-pub fn check_run(run: &[Action]) -> usize {
-    let mut kernel = World::default();
-    let mut model = ModelWorld::default();
-    let mut errors = 0;
-    for (i, action) in run.iter().enumerate() {
-        let k = kernel.step(action);
-        let m = model.step(action);
-        assert_same(&k, &m, i, action, run, "outcome");
-        if k.get("error").is_some() {
-            errors += 1;
-        }
-        assert_same(&kernel.state(), &model.state(), i, action, run, "state");
-    }
-    errors
-}
-
-fn assert_same(
-    kernel: &Value,
-    model: &Value,
-    i: usize,
-    action: &Action,
-    run: &[Action],
-    what: &str,
-) {
-    if kernel != model {
-        let k = serde_json::to_string_pretty(kernel).unwrap_or_default();
-        let m = serde_json::to_string_pretty(model).unwrap_or_default();
-        let first = k
-            .lines()
-            .zip(m.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or(0);
-        let context = |text: &str| -> String {
-            text.lines()
-                .skip(first.saturating_sub(12))
-                .take(24)
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
+/// Runs `run` on both implementations, comparing after every step, and
+/// panics at the first disagreement with the shortest sub-run that still
+/// disagrees: a literal action list, ready to paste as a regression test.
+pub fn check_run(run: &[Action]) {
+    if let Some(report) = first_disagreement(run) {
+        let small = minimize(run.to_vec());
+        let detail = first_disagreement(&small).unwrap_or(report);
         panic!(
-            "kernel and model disagree on the {what} after step {i}: {action:?}\n\
-             run: {run:#?}\n--- kernel (around line {first}):\n{}\n--- model:\n{}",
-            context(&k),
-            context(&m),
+            "{detail}\nminimal run ({} of {} actions): {small:#?}",
+            small.len(),
+            run.len()
         );
     }
+}
+
+/// The first step after which outcomes or states differ, described with
+/// both sides around the first differing line; `None` when they agree.
+pub fn first_disagreement(run: &[Action]) -> Option<String> {
+    let mut kernel = World::default();
+    let mut model = ModelWorld::default();
+    for (i, action) in run.iter().enumerate() {
+        let (k, m) = (kernel.step(action), model.step(action));
+        if let Some(d) = difference(&k, &m) {
+            return Some(format!("outcome of step {i} {action:?} differs:\n{d}"));
+        }
+        if let Some(d) = difference(&kernel.state(), &model.state()) {
+            return Some(format!("state after step {i} {action:?} differs:\n{d}"));
+        }
+    }
+    None
+}
+
+/// Drops actions one at a time, last to first, keeping every drop after
+/// which the run still disagrees: a greedy delta-debugging pass over the
+/// actions, which shrinks far better than proptest's shrinking of the
+/// underlying bytes (turned off below).
+fn minimize(mut run: Vec<Action>) -> Vec<Action> {
+    let mut i = run.len();
+    while i > 0 {
+        i -= 1;
+        let mut shorter = run.clone();
+        shorter.remove(i);
+        if first_disagreement(&shorter).is_some() {
+            run = shorter;
+            i = i.min(run.len());
+        }
+    }
+    // Then the parts of each remaining action: changes of a batch, fields
+    // of a patch.
+    for i in 0..run.len() {
+        let mut j = parts(&run[i]);
+        while j > 0 {
+            j -= 1;
+            let mut smaller = run.clone();
+            drop_part(&mut smaller[i], j);
+            if first_disagreement(&smaller).is_some() {
+                run = smaller;
+            }
+        }
+    }
+    run
+}
+
+fn parts(action: &Action) -> usize {
+    match action {
+        Action::Apply { changes, .. } | Action::PushForged { changes, .. } => changes.len(),
+        Action::Write { patch, .. } | Action::ServerWrite { patch, .. } => patch.len(),
+        _ => 0,
+    }
+}
+
+fn drop_part(action: &mut Action, j: usize) {
+    match action {
+        Action::Apply { changes, .. } | Action::PushForged { changes, .. } => {
+            changes.remove(j);
+        }
+        Action::Write { patch, .. } | Action::ServerWrite { patch, .. } => {
+            if let Some(name) = patch.keys().nth(j).cloned() {
+                patch.remove(&name);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn difference(kernel: &Value, model: &Value) -> Option<String> {
+    if kernel == model {
+        return None;
+    }
+    let k = serde_json::to_string_pretty(kernel).unwrap_or_default();
+    let m = serde_json::to_string_pretty(model).unwrap_or_default();
+    let first = k
+        .lines()
+        .zip(m.lines())
+        .position(|(a, b)| a != b)
+        .unwrap_or(0);
+    let context = |text: &str| -> String {
+        text.lines()
+            .skip(first.saturating_sub(12))
+            .take(24)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    Some(format!(
+        "--- kernel (around line {first}):\n{}\n--- model:\n{}",
+        context(&k),
+        context(&m)
+    ))
 }
 
 fn config() -> ProptestConfig {
@@ -73,6 +132,8 @@ fn config() -> ProptestConfig {
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
             "proptest-regressions/differential.txt",
         ))),
+        // `check_run` shrinks the failing run itself, action by action.
+        max_shrink_iters: 0,
         ..ProptestConfig::default()
     }
 }
@@ -238,4 +299,49 @@ fn every_vector_in_spec_vectors_passes_against_the_model() {
         files.len(),
         failures.concat()
     );
+}
+
+/// Regression, as a literal action list (the model once missed this): an
+/// acknowledged push puts the pushed stamps into `seen`, so a later clock
+/// correction cannot stamp below what the log holds (R12.4).
+#[test]
+fn r12_4_an_acknowledged_push_counts_as_received() {
+    use fieldmerge::arbitrary::EPOCH_MS;
+    use fieldmerge::{Actor, RecordKey, Timestamp};
+    let t = |ms: i64| Timestamp::from_ms(EPOCH_MS + ms).expect("in range");
+    let key = RecordKey::new("tasks", "t1");
+    let patch = |v: Value| v.as_object().cloned().unwrap_or_default();
+    let run = [
+        Action::Write {
+            replica: 0,
+            key: key.clone(),
+            actor: Actor::User,
+            patch: patch(serde_json::json!({"title": "a"})),
+            now: t(100),
+        },
+        Action::Push {
+            replica: 0,
+            now: t(100),
+        },
+        Action::CorrectClock {
+            replica: 0,
+            server_now: t(0),
+            now: t(100),
+        },
+        Action::Write {
+            replica: 0,
+            key,
+            actor: Actor::User,
+            patch: patch(serde_json::json!({"title": "b"})),
+            now: t(0),
+        },
+    ];
+    check_run(&run);
+    let mut world = World::default();
+    for action in &run {
+        world.step(action);
+    }
+    let replica = &world.replicas[0];
+    assert_eq!(replica.clock().seen, t(100));
+    assert_eq!(replica.outbox()[0].max_at(), Some(t(101)));
 }
