@@ -208,3 +208,22 @@ fn sim_finds_and_shrinks_a_bootstrap_row_with_a_real_timestamp() {
 fn sim_finds_and_shrinks_a_device_that_forgets_its_outbox() {
     check_planted(Mutation::ForgetOutbox, ViolationKind::Lost, 60);
 }
+
+#[test]
+fn sim_finds_and_shrinks_a_device_that_forgets_its_records() {
+    check_planted(Mutation::ForgetRecords, ViolationKind::Divergence, 60);
+}
+
+#[test]
+fn sim_finds_and_shrinks_a_device_that_forgets_its_shadow_index() {
+    check_planted(Mutation::ForgetShadowIndex, ViolationKind::ShadowIndex, 60);
+}
+
+#[test]
+fn sim_finds_and_shrinks_a_client_that_drops_conflict_reports() {
+    check_planted(
+        Mutation::DropConflictReports,
+        ViolationKind::MissedConflict,
+        20,
+    );
+}

@@ -193,15 +193,27 @@ pub enum Mutation {
     BootstrapRealTimestamp,
     /// A crashed device restarts without its outbox (breaks SPEC R12.5).
     ForgetOutbox,
+    /// A crashed device restarts without its records but with its cursor,
+    /// so it never pulls them again (breaks SPEC R12.5; replicas diverge).
+    ForgetRecords,
+    /// A crashed device restarts with its shadow index lost (breaks SPEC
+    /// R8.1, R12.5).
+    ForgetShadowIndex,
+    /// The client drops the kernel's conflict reports of pulled pages
+    /// (breaks SPEC R6.3: lost edits go unreported).
+    DropConflictReports,
 }
 
 impl Mutation {
     /// Every planted bug.
-    pub const ALL: [Mutation; 4] = [
+    pub const ALL: [Mutation; 7] = [
         Mutation::ClassifyOnOriginOnly,
         Mutation::DropHydrationRule,
         Mutation::BootstrapRealTimestamp,
         Mutation::ForgetOutbox,
+        Mutation::ForgetRecords,
+        Mutation::ForgetShadowIndex,
+        Mutation::DropConflictReports,
     ];
 }
 

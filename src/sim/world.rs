@@ -421,6 +421,10 @@ impl World {
                 dev.seen = std::mem::take(&mut dev.disk_seen);
                 dev.status = Status::Up;
                 dev.incarnation += 1;
+                let keys: Vec<RecordKey> = dev.replica.records().keys().cloned().collect();
+                for key in &keys {
+                    self.check_shadow_key(d, key);
+                }
                 self.boot_sequence(d, fate);
             }
             Err(e) => self.violate(
@@ -507,9 +511,22 @@ impl World {
         // operation, so the disk holds the state after the last one. What is
         // lost: memory, and every reply still in flight to this incarnation.
         let mut state = ReplicaState::of(&self.devices[d].replica);
-        if self.config.mutation == Some(Mutation::ForgetOutbox) {
-            state.outbox.clear();
-        } else {
+        match self.config.mutation {
+            Some(Mutation::ForgetOutbox) => state.outbox.clear(),
+            Some(Mutation::ForgetRecords) => state.records.clear(),
+            Some(Mutation::ForgetShadowIndex) => {
+                for record in &mut state.records {
+                    if let Some(obj) = record.as_object_mut() {
+                        obj.insert("updated_at_index".into(), Value::Null);
+                    }
+                }
+            }
+            _ => {}
+        }
+        if !matches!(
+            self.config.mutation,
+            Some(Mutation::ForgetOutbox | Mutation::ForgetRecords | Mutation::ForgetShadowIndex)
+        ) {
             match state.load() {
                 Ok(back) if back == self.devices[d].replica => {}
                 Ok(_) => self.violate(
@@ -988,6 +1005,7 @@ impl World {
         // The planted bugs wrap the kernel's classification wrongly.
         let reported: Vec<_> = match (self.config.mutation, live_twin) {
             (Some(Mutation::ClassifyOnOriginOnly), _) => expected.origin_only.clone(),
+            (Some(Mutation::DropConflictReports), _) => Vec::new(),
             (_, Some(mut twin)) => twin
                 .apply(&page.changes, Delivery::Live)
                 .conflicts

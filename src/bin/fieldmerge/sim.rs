@@ -34,7 +34,8 @@ options:
   --steps N               chaos steps per seed (default 300)
   --check-determinism     run every seed twice and compare trace hashes
   --mutation NAME         plant a bug: origin-only, no-hydration-rule,
-                          bootstrap-timestamp, forget-outbox
+                          bootstrap-timestamp, forget-outbox, forget-records,
+                          forget-index, drop-reports
   --shrink-budget N       runs allowed to shrink a failure (default 4000)
   --quiet                 no progress bar
 ";
@@ -129,6 +130,9 @@ fn parse(args: &[String]) -> Result<Args, String> {
                     "no-hydration-rule" => Mutation::DropHydrationRule,
                     "bootstrap-timestamp" => Mutation::BootstrapRealTimestamp,
                     "forget-outbox" => Mutation::ForgetOutbox,
+                    "forget-records" => Mutation::ForgetRecords,
+                    "forget-index" => Mutation::ForgetShadowIndex,
+                    "drop-reports" => Mutation::DropConflictReports,
                     other => return Err(format!("--mutation: unknown planted bug {other:?}")),
                 });
                 out.config_flags.extend([flag.clone(), v]);
