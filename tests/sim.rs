@@ -227,3 +227,35 @@ fn sim_finds_and_shrinks_a_client_that_drops_conflict_reports() {
         20,
     );
 }
+
+#[test]
+fn sim_a_campaign_that_never_fires_a_fault_kind_fails() {
+    let tiny = Campaign {
+        seeds: 0..1,
+        swarm: Swarm {
+            steps: 10,
+            ..Swarm::default()
+        },
+        ..Campaign::default()
+    };
+    let report = run_campaign(&tiny, |_| {});
+    assert_eq!(report.violations, 0);
+    assert!(!report.never_fired(&tiny.swarm).is_empty());
+    assert!(!report.passed(&tiny.swarm));
+    // Without faults, only scenarios are required.
+    let calm = Swarm {
+        fault_scale_pct: 0,
+        scenarios: fieldmerge::sim::ScenarioSet::none().with(Scenario::AgentRace),
+        steps: 100,
+        ..tiny.swarm
+    };
+    let report = run_campaign(
+        &Campaign {
+            swarm: calm,
+            ..tiny.clone()
+        },
+        |_| {},
+    );
+    assert_eq!(report.stats.faults, [0; 10]);
+    assert!(report.passed(&calm), "{:?}", report.never_fired(&calm));
+}
