@@ -667,6 +667,55 @@ laws! {
         Ok(())
     }
 
+    /// Every hidden-edit report names a local user edit newer than the
+    /// tombstone that hid it, and the edit stays in the deleted record
+    /// (R9.2, R9.3).
+    fn r9_3_hidden_edits_are_local_user_edits_newer_than_the_tombstone(u) {
+        let mut r = replica(u)?;
+        // One change (or one merge) at a time, so the record is observed
+        // right after the apply that hid the edit.
+        for _ in 0..u.int_in_range(1u8..=6)? {
+            let report = if u.ratio(4u8, 5)? {
+                r.apply(&[change(u)?], delivery(u)?)
+            } else {
+                r.merge(&replica(u)?)
+            };
+            for h in &report.hidden_edits {
+                assert_eq!(h.edit.origin, Origin::User);
+                assert_eq!(&h.edit.by, r.client_id());
+                assert_eq!(h.edit.cmp_version(&h.tombstone), Ordering::Greater);
+                assert!(!h.tombstone.value.is_null());
+                let rec = r.record(&h.key).expect("the record is there");
+                assert!(rec.is_deleted());
+                assert_eq!(rec.field(&h.field), Some(&h.edit));
+                assert_eq!(rec.field(TOMBSTONE_FIELD), Some(&h.tombstone));
+            }
+        }
+        Ok(())
+    }
+
+    /// A bootstrap placeholder never overwrites content: whatever the
+    /// order, every real write of a field beats the genesis (R10.1).
+    fn r10_1_a_placeholder_never_overwrites_content(u) {
+        let (key, fields) = (singleton_key(u)?, singleton_fields(u)?);
+        let mut content = Replica::new(WriterId::new("a"));
+        let Ok(Some(written)) = content.write(&key, &actor(u)?, &patch(u)?, timestamp(u)?) else {
+            return Ok(());
+        };
+        let mut placeholder = Replica::new(WriterId::new("b"));
+        if placeholder.bootstrap(&key, &fields).is_err() {
+            return Ok(());
+        }
+        placeholder.apply(std::slice::from_ref(&written), delivery(u)?);
+        content.merge(&placeholder);
+        for r in [&content, &placeholder] {
+            for (name, reg) in written.writes() {
+                assert_eq!(r.record(&key).and_then(|rec| rec.field(name)), Some(reg));
+            }
+        }
+        Ok(())
+    }
+
     /// A client placeholder and the server's bootstrap row with the same
     /// fields collapse as duplicates: no conflict, no anomaly.
     fn r10_4_identical_placeholders_collapse_silently(u) {
