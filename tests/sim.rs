@@ -259,3 +259,32 @@ fn sim_a_campaign_that_never_fires_a_fault_kind_fails() {
     assert_eq!(report.stats.faults, [0; 10]);
     assert!(report.passed(&calm), "{:?}", report.never_fired(&calm));
 }
+
+#[test]
+fn sim_finds_and_shrinks_a_device_that_forgets_its_clock() {
+    // R12.5: with the clock re-derived from the records, `seen` includes the
+    // device's own pending far-ahead stamps, so no correction gets below
+    // them and the device never syncs again.
+    check_planted(Mutation::ForgetClock, ViolationKind::NoQuiescence, 300);
+}
+
+#[test]
+fn sim_a_device_that_forgets_its_cursor_only_replays_the_log() {
+    // R6.5, R12.5: without its cursor a device replays the whole log as a
+    // hydration round; every replayed change is a duplicate or stale, so no
+    // invariant breaks. The cursor saves work; it is not needed for safety.
+    let swarm = Swarm {
+        mutation: Some(Mutation::ForgetCursor),
+        ..small_swarm()
+    };
+    let report = run_campaign(
+        &Campaign {
+            seeds: 0..40,
+            swarm,
+            ..Campaign::default()
+        },
+        |_| {},
+    );
+    assert!(report.stats.faults[FaultKind::Crash as usize] > 0);
+    assert_eq!(report.failures, vec![]);
+}

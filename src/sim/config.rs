@@ -199,6 +199,12 @@ pub enum Mutation {
     /// A crashed device restarts with its shadow index lost (breaks SPEC
     /// R8.1, R12.5).
     ForgetShadowIndex,
+    /// A crashed device restarts without its clock; `ReplicaState::load`
+    /// derives one from the records (SPEC R12.5).
+    ForgetClock,
+    /// A crashed device restarts without its cursor and pulls the whole log
+    /// again as a hydration round (SPEC R12.5).
+    ForgetCursor,
     /// The client drops the kernel's conflict reports of pulled pages
     /// (breaks SPEC R6.3: lost edits go unreported).
     DropConflictReports,
@@ -206,13 +212,15 @@ pub enum Mutation {
 
 impl Mutation {
     /// Every planted bug.
-    pub const ALL: [Mutation; 7] = [
+    pub const ALL: [Mutation; 9] = [
         Mutation::ClassifyOnOriginOnly,
         Mutation::DropHydrationRule,
         Mutation::BootstrapRealTimestamp,
         Mutation::ForgetOutbox,
         Mutation::ForgetRecords,
         Mutation::ForgetShadowIndex,
+        Mutation::ForgetClock,
+        Mutation::ForgetCursor,
         Mutation::DropConflictReports,
     ];
 }

@@ -514,6 +514,11 @@ impl World {
         match self.config.mutation {
             Some(Mutation::ForgetOutbox) => state.outbox.clear(),
             Some(Mutation::ForgetRecords) => state.records.clear(),
+            Some(Mutation::ForgetClock) => state.clock = None,
+            Some(Mutation::ForgetCursor) => {
+                state.cursor = None;
+                state.hydrating = false;
+            }
             Some(Mutation::ForgetShadowIndex) => {
                 for record in &mut state.records {
                     if let Some(obj) = record.as_object_mut() {
@@ -525,7 +530,13 @@ impl World {
         }
         if !matches!(
             self.config.mutation,
-            Some(Mutation::ForgetOutbox | Mutation::ForgetRecords | Mutation::ForgetShadowIndex)
+            Some(
+                Mutation::ForgetOutbox
+                    | Mutation::ForgetRecords
+                    | Mutation::ForgetShadowIndex
+                    | Mutation::ForgetClock
+                    | Mutation::ForgetCursor
+            )
         ) {
             match state.load() {
                 Ok(back) if back == self.devices[d].replica => {}

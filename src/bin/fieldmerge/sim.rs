@@ -35,7 +35,8 @@ options:
   --check-determinism     run every seed twice and compare trace hashes
   --mutation NAME         plant a bug: origin-only, no-hydration-rule,
                           bootstrap-timestamp, forget-outbox, forget-records,
-                          forget-index, drop-reports
+                          forget-index, forget-clock, forget-cursor,
+                          drop-reports
   --shrink-budget N       runs allowed to shrink a failure (default 4000)
   --quiet                 no progress bar
 ";
@@ -133,6 +134,8 @@ fn parse(args: &[String]) -> Result<Args, String> {
                     "forget-records" => Mutation::ForgetRecords,
                     "forget-index" => Mutation::ForgetShadowIndex,
                     "drop-reports" => Mutation::DropConflictReports,
+                    "forget-clock" => Mutation::ForgetClock,
+                    "forget-cursor" => Mutation::ForgetCursor,
                     other => return Err(format!("--mutation: unknown planted bug {other:?}")),
                 });
                 out.config_flags.extend([flag.clone(), v]);
