@@ -113,6 +113,11 @@ impl Change {
         self.writes.iter().map(|(name, reg)| (&**name, reg))
     }
 
+    /// The registers with their shared names, for merges that share them.
+    pub(crate) fn writes_shared(&self) -> &[(Arc<str>, Register)] {
+        &self.writes
+    }
+
     /// The register the change writes for `field`, if any.
     pub fn write(&self, field: &str) -> Option<&Register> {
         self.writes

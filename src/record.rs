@@ -79,6 +79,12 @@ impl Record {
         self.fields.iter().map(|(name, reg)| (&**name, reg))
     }
 
+    /// The registers with their shared names, for merges that keep sharing
+    /// them.
+    pub(crate) fn fields_shared(&self) -> &[(Arc<str>, Register)] {
+        &self.fields
+    }
+
     /// The register of `name`, if the field was ever written.
     pub fn field(&self, name: &str) -> Option<&Register> {
         self.position(name).ok().map(|i| &self.fields[i].1)
@@ -131,8 +137,38 @@ impl Record {
         incoming: &Register,
         delivery: Delivery,
     ) -> (Decision, Option<Register>) {
-        match self.position(name) {
+        self.merge_register_from(&mut 0, name, || Arc::from(name), incoming, delivery)
+    }
+
+    /// [`Record::merge_register`] for a run of writes sorted by name: the
+    /// search starts at `*from`, which is left just past the merged field, so
+    /// a sorted run costs one comparison per field when the names match.
+    /// `name_arc` gives the name's shared allocation, taken only when the
+    /// field is new, so a record shares its names with the change that
+    /// created it instead of copying them.
+    pub(crate) fn merge_register_from(
+        &mut self,
+        from: &mut usize,
+        name: &str,
+        name_arc: impl FnOnce() -> Arc<str>,
+        incoming: &Register,
+        delivery: Delivery,
+    ) -> (Decision, Option<Register>) {
+        let start = (*from).min(self.fields.len());
+        let found = match self.fields.get(start) {
+            Some((field, _)) if &**field == name => Ok(start),
+            _ => self.fields[start..]
+                .binary_search_by(|(field, _)| field.as_bytes().cmp(name.as_bytes()))
+                .map(|i| start + i)
+                .map_err(|i| start + i),
+        };
+        debug_assert!(
+            found.unwrap_or_else(|i| i) == self.position(name).unwrap_or_else(|i| i),
+            "writes of one run come sorted by name"
+        );
+        match found {
             Ok(i) => {
+                *from = i + 1;
                 let decision = decide(Some(&self.fields[i].1), incoming, delivery);
                 if !decision.incoming_won() {
                     return (decision, None);
@@ -142,11 +178,18 @@ impl Record {
                 (decision, Some(loser))
             }
             Err(i) => {
-                self.fields.insert(i, (Arc::from(name), incoming.clone()));
+                *from = i + 1;
+                self.fields.insert(i, (name_arc(), incoming.clone()));
                 self.bump_index(incoming.at);
                 (Decision::Insert, None)
             }
         }
+    }
+
+    /// Reserves room for `additional` more fields: a record created by a
+    /// change gets exactly the room it needs, not a doubling's slack.
+    pub(crate) fn reserve_exact(&mut self, additional: usize) {
+        self.fields.reserve_exact(additional);
     }
 
     /// State-based merge (SPEC R4.5): every field becomes the greater of the

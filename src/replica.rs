@@ -264,10 +264,10 @@ impl Replica {
         let mut report = ApplyReport::default();
         for change in changes {
             self.observe(change.max_at());
-            merge_writes(
+            merge_shared(
                 &mut self.records,
                 change.key(),
-                change.writes(),
+                change.writes_shared(),
                 delivery,
                 Some(&self.client_id),
                 &mut report,
@@ -335,10 +335,10 @@ impl Replica {
         let mut report = ApplyReport::default();
         for (key, record) in &other.records {
             self.observe(record.derive_updated_at());
-            merge_writes(
+            merge_shared(
                 &mut self.records,
                 key,
-                record.fields(),
+                record.fields_shared(),
                 Delivery::Live,
                 Some(&self.client_id),
                 &mut report,
@@ -584,14 +584,51 @@ pub(crate) fn merge_writes<'a>(
     local: Option<&WriterId>,
     report: &mut ApplyReport,
 ) {
+    let writes = writes.map(|(name, reg)| (name, None, reg));
+    merge_into(records, key, writes, delivery, local, report);
+}
+
+/// [`merge_writes`] of writes whose names are shared allocations (a change's
+/// or a record's): a new field shares the name instead of copying it.
+pub(crate) fn merge_shared(
+    records: &mut BTreeMap<RecordKey, Record>,
+    key: &RecordKey,
+    writes: &[(Arc<str>, Register)],
+    delivery: Delivery,
+    local: Option<&WriterId>,
+    report: &mut ApplyReport,
+) {
+    let writes = writes.iter().map(|(name, reg)| (&**name, Some(name), reg));
+    merge_into(records, key, writes, delivery, local, report);
+}
+
+// The one merge of SPEC R4, R6 and R9.3 behind `merge_writes` and
+// `merge_shared`. The writes come sorted by name (a change's and a record's
+// are), so each field is found by a search that resumes where the previous
+// one ended.
+fn merge_into<'a>(
+    records: &mut BTreeMap<RecordKey, Record>,
+    key: &RecordKey,
+    writes: impl Iterator<Item = (&'a str, Option<&'a Arc<str>>, &'a Register)>,
+    delivery: Delivery,
+    local: Option<&WriterId>,
+    report: &mut ApplyReport,
+) {
     let record = match records.get_mut(key) {
         Some(record) => record,
-        None => records.entry(key.clone()).or_default(),
+        None => {
+            let record = records.entry(key.clone()).or_default();
+            record.reserve_exact(writes.size_hint().0);
+            record
+        }
     };
     let was_deleted = record.is_deleted();
     let mut tombstone_won = false;
-    for (name, incoming) in writes {
-        let (decision, loser) = record.merge_register(name, incoming, delivery);
+    let mut from = 0;
+    for (name, shared, incoming) in writes {
+        let name_arc = || shared.map_or_else(|| Arc::from(name), Arc::clone);
+        let (decision, loser) =
+            record.merge_register_from(&mut from, name, name_arc, incoming, delivery);
         report.tally.count(decision);
         match decision {
             Decision::Conflict(rule) => {
