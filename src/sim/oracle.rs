@@ -326,7 +326,7 @@ impl Oracle {
         kernel: &[Conflict],
         local: Option<&WriterId>,
         where_: &str,
-        exact: bool,
+        outside: Option<&WriteSet>,
         step: usize,
         violations: &mut Vec<Violation>,
     ) -> Compared {
@@ -347,7 +347,7 @@ impl Oracle {
                 let n_want = want.iter().filter(|x| *x == g).count();
                 if n_got > n_want && self.stale_related(g, kernel) {
                     stale += 1;
-                } else if n_got > n_want && !exact {
+                } else if n_got > n_want && self.r6_6_allows(g, kernel, outside) {
                     over_reported += 1;
                 } else if n_got > n_want {
                     mismatches += 1;
@@ -389,6 +389,32 @@ impl Oracle {
             over_reported,
             stale,
         }
+    }
+
+    // SPEC R6.6, exactly: outside the delivery model a false conflict is
+    // allowed when its winner's base names a version this replica never
+    // received (`outside` holds what it had received).
+    fn r6_6_allows(
+        &self,
+        c: &(RecordKey, String, Version, Version),
+        kernel: &[Conflict],
+        outside: Option<&WriteSet>,
+    ) -> bool {
+        let Some(received) = outside else {
+            return false;
+        };
+        kernel.iter().any(|k| {
+            k.key == c.0
+                && k.field == c.1
+                && k.loser.version() == c.2
+                && match &k.winner.base {
+                    Base::Saw(v) => self
+                        .by_version
+                        .get(&(c.0.clone(), c.1.clone(), v.at, v.by.clone()))
+                        .is_none_or(|&b| !received.contains(b)),
+                    Base::First | Base::Legacy => false,
+                }
+        })
     }
 
     // Whether a false conflict involves a disowned stamp: its loser, or the

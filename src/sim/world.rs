@@ -914,7 +914,7 @@ impl World {
                         &reply.report.conflicts,
                         None,
                         "server",
-                        true,
+                        None,
                         step,
                         &mut self.violations,
                     );
@@ -1027,14 +1027,14 @@ impl World {
         };
         let me = self.devices[d].replica.client_id().clone();
         let where_ = format!("device {d} ({me}), {what}");
-        let exact = !self.devices[d].merged;
+        let outside = self.devices[d].merged.then_some(&self.devices[d].seen);
         let compared = self.oracle.compare(
             &expected,
             &reported,
             &report.conflicts,
             Some(&me),
             &where_,
-            exact,
+            outside,
             step,
             &mut self.violations,
         );
@@ -1139,7 +1139,7 @@ impl World {
             &report.conflicts,
             Some(&me),
             &where_,
-            false,
+            Some(&self.devices[d].seen),
             step,
             &mut self.violations,
         );
