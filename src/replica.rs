@@ -333,12 +333,32 @@ impl Replica {
     /// delivery (SPEC R6.6).
     pub fn merge(&mut self, other: &Replica) -> ApplyReport {
         let mut report = ApplyReport::default();
-        for (key, record) in &other.records {
-            self.observe(record.derive_updated_at());
-            merge_shared(
-                &mut self.records,
+        // Records only `other` holds start out empty, exactly as a lookup
+        // that misses would create them; then one walk over both maps in key
+        // order reaches every record without a lookup per record.
+        for key in keys_missing(&self.records, &other.records) {
+            self.records.insert(key, Record::new());
+        }
+        let mut mine = self.records.iter_mut();
+        for (key, theirs) in &other.records {
+            let Some(record) = mine.find_map(|(k, r)| (k == key).then_some(r)) else {
+                debug_assert!(false, "every key of `other` is in `self` by now");
+                break;
+            };
+            if let Some(at) = theirs.derive_updated_at() {
+                self.clock.seen = self.clock.seen.max(at);
+            }
+            if record.is_empty() {
+                record.reserve_exact(theirs.len());
+            }
+            let writes = theirs
+                .fields_shared()
+                .iter()
+                .map(|(name, reg)| (&**name, Some(name), reg));
+            merge_into_record(
+                record,
                 key,
-                record.fields_shared(),
+                writes,
                 Delivery::Live,
                 Some(&self.client_id),
                 &mut report,
@@ -622,7 +642,22 @@ fn merge_into<'a>(
             record
         }
     };
-    let was_deleted = record.is_deleted();
+    merge_into_record(record, key, writes, delivery, local, report);
+}
+
+// `merge_into` once the record is found.
+fn merge_into_record<'a>(
+    record: &mut Record,
+    key: &RecordKey,
+    writes: impl Iterator<Item = (&'a str, Option<&'a Arc<str>>, &'a Register)>,
+    delivery: Delivery,
+    local: Option<&WriterId>,
+    report: &mut ApplyReport,
+) {
+    // Whether the record was deleted before this run is read off the
+    // tombstone the run replaced, so a run that does not touch the tombstone
+    // never looks it up.
+    let mut was_deleted = false;
     let mut tombstone_won = false;
     let mut from = 0;
     for (name, shared, incoming) in writes {
@@ -630,6 +665,10 @@ fn merge_into<'a>(
         let (decision, loser) =
             record.merge_register_from(&mut from, name, name_arc, incoming, delivery);
         report.tally.count(decision);
+        if name == TOMBSTONE_FIELD && decision.incoming_won() {
+            tombstone_won = true;
+            was_deleted = loser.as_ref().is_some_and(|l| !l.value.is_null());
+        }
         match decision {
             Decision::Conflict(rule) => {
                 if let Some(loser) = loser {
@@ -663,15 +702,14 @@ fn merge_into<'a>(
             }
             _ => {}
         }
-        if name == TOMBSTONE_FIELD && decision.incoming_won() {
-            tombstone_won = true;
-        }
     }
     // SPEC R9.3: a tombstone that hides a local user edit its writer
     // provably had not seen (an edit with a greater version than the
     // tombstone, which a hybrid logical clock rules out for a seen edit).
-    if let (Some(me), true, false, true) = (local, tombstone_won, was_deleted, record.is_deleted())
-    {
+    if let (Some(me), true, false) = (local, tombstone_won, was_deleted) {
+        if !record.is_deleted() {
+            return;
+        }
         if let Some(tombstone) = record.field(TOMBSTONE_FIELD).cloned() {
             for (name, reg) in record.fields() {
                 if name != TOMBSTONE_FIELD
@@ -689,6 +727,23 @@ fn merge_into<'a>(
             }
         }
     }
+}
+
+/// The keys of `theirs` that `mine` lacks, in key order: one walk over both
+/// sorted maps.
+fn keys_missing(
+    mine: &BTreeMap<RecordKey, Record>,
+    theirs: &BTreeMap<RecordKey, Record>,
+) -> Vec<RecordKey> {
+    let mut missing = Vec::new();
+    let mut mine = mine.keys().peekable();
+    for key in theirs.keys() {
+        while mine.next_if(|k| *k < key).is_some() {}
+        if mine.next_if(|k| *k == key).is_none() {
+            missing.push(key.clone());
+        }
+    }
+    missing
 }
 
 /// The registers of a bootstrap write: genesis stamp, origin `system`,
