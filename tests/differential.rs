@@ -103,7 +103,9 @@ fn drop_part(action: &mut Action, j: usize) {
 }
 
 fn difference(kernel: &Value, model: &Value) -> Option<String> {
-    if kernel == model {
+    // Compared as text: `Value`'s `==` holds `-0.0` and `0.0` equal, which
+    // R4.4 does not.
+    if kernel.to_string() == model.to_string() {
         return None;
     }
     let k = serde_json::to_string_pretty(kernel).unwrap_or_default();
