@@ -101,7 +101,7 @@ pub fn decide(current: Option<&Register>, incoming: &Register, delivery: Deliver
     };
     match incoming.cmp_version(current) {
         Ordering::Less => Decision::Stale,
-        Ordering::Equal => match incoming.cmp_total(current) {
+        Ordering::Equal => match incoming.cmp_twin(current) {
             Ordering::Equal => Decision::Duplicate,
             ord => Decision::Twin {
                 incoming_won: ord == Ordering::Greater,

@@ -49,6 +49,16 @@ impl From<&str> for WriterId {
     }
 }
 
+impl WriterId {
+    /// The byte order of SPEC R4.2, with a shortcut for two clones of one id.
+    pub(crate) fn cmp_bytes(&self, other: &WriterId) -> Ordering {
+        if Arc::ptr_eq(&self.0, &other.0) {
+            return Ordering::Equal;
+        }
+        self.0.as_bytes().cmp(other.0.as_bytes())
+    }
+}
+
 /// A register's version `(at, by)`: what field-LWW compares (SPEC R1, R4).
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct Version {
@@ -63,12 +73,9 @@ pub struct Version {
 // change which write wins.
 impl Ord for Version {
     fn cmp(&self, other: &Version) -> Ordering {
-        self.at.cmp(&other.at).then_with(|| {
-            self.by
-                .as_str()
-                .as_bytes()
-                .cmp(other.by.as_str().as_bytes())
-        })
+        self.at
+            .cmp(&other.at)
+            .then_with(|| self.by.cmp_bytes(&other.by))
     }
 }
 
@@ -139,12 +146,9 @@ impl Register {
 
     /// The version part of the order: `(at, by)` (SPEC R4.1-R4.2).
     pub fn cmp_version(&self, other: &Register) -> Ordering {
-        self.at.cmp(&other.at).then_with(|| {
-            self.by
-                .as_str()
-                .as_bytes()
-                .cmp(other.by.as_str().as_bytes())
-        })
+        self.at
+            .cmp(&other.at)
+            .then_with(|| self.by.cmp_bytes(&other.by))
     }
 
     /// The total order of SPEC R4: version first; between malformed twins
@@ -152,8 +156,12 @@ impl Register {
     /// the origin, then the base. Two registers compare equal only when they
     /// are identical, so merge never depends on argument order.
     pub fn cmp_total(&self, other: &Register) -> Ordering {
-        self.cmp_version(other)
-            .then_with(|| cmp_values(&self.value, &other.value))
+        self.cmp_version(other).then_with(|| self.cmp_twin(other))
+    }
+
+    /// The rest of [`Register::cmp_total`] once the versions are equal.
+    pub(crate) fn cmp_twin(&self, other: &Register) -> Ordering {
+        cmp_values(&self.value, &other.value)
             .then_with(|| self.origin.rank().cmp(&other.origin.rank()))
             .then_with(|| self.base.cmp_total(&other.base))
     }
