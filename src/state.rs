@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::change::{check_field, register_from_wire, register_meta_to_wire, Change};
 use crate::error::{ChangeErrorKind, StateError};
 use crate::record::{Record, RecordKey};
-use crate::register::WriterId;
+use crate::register::{Version, WriterId};
 use crate::replica::{Clock, Replica, ReplicaParts};
 use crate::timestamp::Timestamp;
 
@@ -91,10 +91,8 @@ impl ReplicaState {
         }
         let client_id = WriterId::new(&self.client_id);
         let mut records = BTreeMap::new();
-        let mut high = Timestamp::GENESIS;
         for value in &self.records {
             let (key, record) = record_from_json(value)?;
-            high = high.max(record.derive_updated_at().unwrap_or_default());
             records.insert(key, record);
         }
         let outbox = self
@@ -131,10 +129,30 @@ impl ReplicaState {
                 "next_seq {next_seq} does not follow the outbox"
             )));
         }
+        // Without a stored clock: the replica's own pending writes count as
+        // stamped, everything else as seen. Counting a far-ahead pending write
+        // as seen would floor every later clock correction above it (R12.4).
+        let pending: Vec<Version> = outbox
+            .iter()
+            .flat_map(|c| c.writes().map(|(_, r)| r.version()).collect::<Vec<_>>())
+            .collect();
+        let mut seen = Timestamp::GENESIS;
+        for record in records.values() {
+            for (_, reg) in record.fields() {
+                if !pending.contains(&reg.version()) {
+                    seen = seen.max(reg.at);
+                }
+            }
+        }
+        let stamped = outbox
+            .iter()
+            .filter_map(Change::max_at)
+            .max()
+            .unwrap_or_default();
         let clock = self.clock.map_or(
             Clock {
-                seen: high,
-                stamped: high,
+                seen,
+                stamped,
                 offset_ms: 0,
             },
             |c| Clock {

@@ -1259,3 +1259,41 @@ fn r4_4_integer_spellings_are_the_64_bit_range_and_everything_else_is_a_float() 
     );
     assert_eq!(cmp_values(&batch("1e2"), &json!(100.0)), Ordering::Equal);
 }
+
+#[test]
+fn r12_5_a_state_without_a_clock_does_not_count_its_own_pending_writes_as_seen() {
+    let mut phone = replica("phone");
+    phone
+        .write(&key("t1"), &Actor::User, &obj(json!({"a": 1})), t(0))
+        .unwrap();
+    let mut server = Server::new(ServerConfig::default());
+    sync(&mut phone, &mut server, t(1));
+    phone
+        .write(
+            &key("t2"),
+            &Actor::User,
+            &obj(json!({"a": 2})),
+            t(7_200_000),
+        )
+        .unwrap();
+    let mut state = serde_json::to_value(ReplicaState::of(&phone)).unwrap();
+    state.as_object_mut().unwrap().remove("clock");
+    let mut loaded = ReplicaState::load_json(state.to_string().as_bytes()).unwrap();
+    assert_eq!(loaded.clock().seen, t(0));
+    assert_eq!(loaded.clock().stamped, t(7_200_000));
+    let err = server.push(&loaded.push(), t(2)).unwrap_err();
+    let PushError::ClockAhead {
+        server_now,
+        skew_ms_max,
+        ..
+    } = err
+    else {
+        panic!("{err:?}")
+    };
+    loaded
+        .correct_clock(server_now, skew_ms_max, t(7_200_001))
+        .unwrap();
+    assert_eq!(loaded.outbox()[0].max_at(), Some(t(2)), "the server's time");
+    sync(&mut loaded, &mut server, t(4));
+    assert_eq!(server.records(), loaded.records());
+}
