@@ -3,14 +3,22 @@
 //! (`tests/regressions.rs`) run exactly the same checks.
 
 use arbitrary::Unstructured;
-use fieldmerge::{decode_change_values, decode_changes, encode_changes, Change, Delivery};
+use fieldmerge::arbitrary as gen;
+use fieldmerge::{decode_change_values, decode_changes, encode_changes, Actor, Change, Timestamp};
 
-use crate::{batch, merged_as_states, page, permutation, replica};
+use crate::laws::world::World;
+use crate::model::world::ModelWorld;
+use crate::{merged_as_states, page, permutation};
+
+/// A fuzz target's check: panics on a broken law.
+pub type Check = fn(&[u8]);
 
 /// The target names, each with its check, in the order CI runs them.
-pub const ALL: &[(&str, fn(&[u8]))] = &[
+pub const ALL: &[(&str, Check)] = &[
     ("decode_changes", decode_changes_target),
     ("apply_batch", apply_batch_target),
+    ("differential", differential_target),
+    ("sim", sim_target),
 ];
 
 /// Arbitrary bytes through `decode_changes` (SPEC R11): never a panic; every
@@ -49,13 +57,35 @@ pub fn decode_changes_target(bytes: &[u8]) {
 /// matter, and op-based apply gives the records that state-based merge gives.
 pub fn apply_batch_target(bytes: &[u8]) {
     let mut u = Unstructured::new(bytes);
-    let Ok(start) = replica(&mut u) else { return };
-    let Ok(changes) = batch(&mut u) else { return };
-    let delivery = if u.arbitrary::<bool>().unwrap_or(false) {
-        Delivery::Hydration
-    } else {
-        Delivery::Live
+    let Ok(start) = gen::replica(&mut u) else {
+        return;
     };
+    let Ok(changes) = gen::changes(&mut u) else {
+        return;
+    };
+    let Ok(delivery) = gen::delivery(&mut u) else {
+        return;
+    };
+
+    // SPEC R5.5: a refused local write changes nothing.
+    if let (Ok(key), Ok(actor), Ok(patch)) = (
+        gen::record_key(&mut u),
+        gen::actor(&mut u),
+        gen::any_patch(&mut u),
+    ) {
+        let mut written = start.clone();
+        let now = Timestamp::from_ms(gen::EPOCH_MS).unwrap_or(Timestamp::GENESIS);
+        if written.write(&key, &actor, &patch, now).is_err() {
+            assert_eq!(
+                written, start,
+                "SPEC R5.5: a refused write changed the replica"
+            );
+        }
+        let _ = (
+            written.delete(&key, &Actor::User, now),
+            written.restore(&key, &Actor::User, now),
+        );
+    }
 
     let mut once = start.clone();
     let first = once.apply(&changes, delivery);
@@ -123,4 +153,60 @@ pub fn apply_batch_target(bytes: &[u8]) {
             ),
         }
     }
+}
+
+/// The most actions one `differential` input runs.
+pub const ACTIONS_MAX: usize = 24;
+
+/// A whole-system run (replicas and a server) from fuzzer bytes, on the
+/// kernel and on the reference model of issue #3 (`tests/model/`): after
+/// every step the outcomes (changes, reports, error codes) and the whole
+/// states must be the same, compared as JSON text (so `-0.0` and `0.0`
+/// differ, SPEC R4.4).
+pub fn differential_target(bytes: &[u8]) {
+    let mut u = Unstructured::new(bytes);
+    let Ok(run) = gen::actions(&mut u, ACTIONS_MAX) else {
+        return;
+    };
+    let mut kernel = World::default();
+    let mut model = ModelWorld::default();
+    for (i, action) in run.iter().enumerate() {
+        let (k, m) = (kernel.step(action), model.step(action));
+        assert_eq!(
+            k.to_string(),
+            m.to_string(),
+            "kernel and model disagree on the outcome of step {i} {action:?}\nrun: {run:#?}"
+        );
+        let (k, m) = (kernel.state(), model.state());
+        assert_eq!(
+            k.to_string(),
+            m.to_string(),
+            "kernel and model disagree on the state after step {i} {action:?}\nrun: {run:#?}"
+        );
+    }
+}
+
+/// The most chaos events one `sim` input runs (after the devices join).
+pub const EVENTS_MAX: usize = 120;
+
+/// The simulator driven by fuzzer bytes instead of a seed: a chaos schedule
+/// from the input, then heal, with every oracle check of issue #4; no
+/// violation, and the same schedule gives the same trace, byte for byte.
+pub fn sim_target(bytes: &[u8]) {
+    let mut u = Unstructured::new(bytes);
+    let Ok(schedule) = crate::sim::schedule(&mut u, EVENTS_MAX) else {
+        return;
+    };
+    let config = crate::sim::config(schedule.len());
+    let outcome = fieldmerge::sim::run_schedule(&config, &schedule);
+    assert!(
+        outcome.violations.is_empty(),
+        "simulator violations: {:#?}\nschedule: {schedule:?}",
+        outcome.violations
+    );
+    let again = fieldmerge::sim::run_schedule(&config, &schedule);
+    assert_eq!(
+        again.trace_hash, outcome.trace_hash,
+        "the same schedule gave another trace"
+    );
 }
