@@ -105,7 +105,8 @@ fn drop_part(action: &mut Action, j: usize) {
 fn difference(kernel: &Value, model: &Value) -> Option<String> {
     // Compared as text: `Value`'s `==` holds `-0.0` and `0.0` equal, which
     // R4.4 does not.
-    if kernel.to_string() == model.to_string() {
+    let text = |v: &Value| serde_json::to_string(v).unwrap_or_default();
+    if text(kernel) == text(model) {
         return None;
     }
     let k = serde_json::to_string_pretty(kernel).unwrap_or_default();
