@@ -167,7 +167,16 @@ ApplyChange(st, ch, hydr, H) ==
         !.lost    = st.lost \cup {Event(f, st.regs[f], ch.w[f]) : f \in lost},
         !.replay  = st.replay \/ \E f \in conf : Ver(ch.w[f]) \in st.known,
         !.anom    = st.anom + Cardinality({f \in D : dec[f] \in {"twin_won", "twin_kept"}}),
-        !.bootBad = st.bootBad \/ \E f \in D : PlaceholderWins(st.regs[f], ch.w[f], dec[f])]
+        !.bootBad = st.bootBad \/ \E f \in D : PlaceholderWins(st.regs[f], ch.w[f], dec[f]),
+        \* R6.4's known limits, for the Limit_*.cfg witnesses: a legacy
+        \* winner inside hydration hides a real loss; a live legacy winner
+        \* reports a value its writer had seen.
+        !.lgMiss  = st.lgMiss \/ \E f \in D :
+                        /\ ch.w[f].base = Legacy /\ Wins(dec[f]) /\ dec[f] # "conflict"
+                        /\ LostEdit(st.regs[f], ch.w[f], H),
+        !.lgFalse = st.lgFalse \/ \E f \in D :
+                        /\ ch.w[f].base = Legacy /\ dec[f] = "conflict"
+                        /\ ~LostEdit(st.regs[f], ch.w[f], H)]
 
 \* Drops the outbox entries up to client_seq `through` (R12.1).
 Ack(st, through) == [st EXCEPT !.outbox = SelectSeq(st.outbox, LAMBDA x : x.seq > through)]
@@ -203,7 +212,7 @@ EmptyNode ==
      outbox |-> <<>>, nextSeq |-> 1,      \* R5.4
      cursor |-> -1, hydr |-> FALSE,       \* -1: no cursor yet (R6.4)
      known |-> {}, reports |-> {}, nrep |-> 0, lost |-> {},
-     replay |-> FALSE, anom |-> 0, bootBad |-> FALSE]
+     replay |-> FALSE, anom |-> 0, bootBad |-> FALSE, lgMiss |-> FALSE, lgFalse |-> FALSE]
 
 Init ==
     /\ nodes = [n \in Nodes |-> EmptyNode]
@@ -430,6 +439,29 @@ LogInClientOrder ==
 \* R2.2: a replica's HLC never stamps below what it has seen.
 ClockAhead == \A c \in Clients : \A f \in Fields :
     nodes[c].regs[f].by = c => nodes[c].regs[f].at <= nodes[c].stamped
+
+(***************************************************************************)
+(* Witnesses (check.sh expects TLC to violate each): the model reaches the *)
+(* cases the properties above are about, so they do not hold vacuously.   *)
+(***************************************************************************)
+\* A conflict is reported at a replica.
+NeverAConflict == \A c \in Clients : nodes[c].reports = {}
+\* A conflict between two writes stamped with the same at (R4.2 decides).
+NeverAnEqualStampConflict ==
+    \A n \in Nodes : \A e \in nodes[n].reports : e[2][1] # e[3][1]
+\* Delivery completes after a conflict, so Convergence is checked on it.
+NeverQuiescentAfterAConflict ==
+    ~(Quiescent /\ \E c \in Clients : nodes[c].reports # {})
+\* A node holds a write whose writer overwrote another client's value
+\* (seen, so silent by R6.3c).
+NeverAWitnessedOverwrite ==
+    \A n \in Nodes : \A f \in Fields :
+        LET r == nodes[n].regs[f] IN
+        ~(r.base[1] >= 0 /\ r.base[2] \in Clients /\ r.base[2] # r.by)
+
+\* R6.4's known limits, with LegacyWrites (Limit_*.cfg): expected violated.
+LegacyHydrationHidesNoLoss == \A n \in Nodes : ~nodes[n].lgMiss
+LegacyLiveReportsOnlyLosses == \A n \in Nodes : ~nodes[n].lgFalse
 
 EventuallyConverged == <>[]Converged
 EventuallyQuiescent == <>[]Quiescent

