@@ -123,6 +123,10 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
 /// The nesting depth of `value` (a scalar has depth 0), computed without
 /// recursion so a hostile value cannot overflow the stack.
 pub fn value_depth(value: &Value) -> usize {
+    // Most values are scalars: no stack to allocate.
+    if !matches!(value, Value::Array(_) | Value::Object(_)) {
+        return 0;
+    }
     let mut deepest = 0;
     let mut stack = vec![(value, 0usize)];
     while let Some((v, depth)) = stack.pop() {

@@ -154,12 +154,8 @@ impl Replica {
         if patch.len() > FIELDS_PER_CHANGE_MAX {
             return Err(WriteError::TooManyFields);
         }
-        let op = if self.records.contains_key(key) {
-            Op::Update
-        } else {
-            Op::Insert
-        };
-        self.stamp(key, op, actor.origin(), patch.iter(), now)
+        // `stamp` makes it an insert when the record is new.
+        self.stamp(key, Op::Update, actor.origin(), patch.iter(), now)
     }
 
     /// Soft-deletes the record at `key` (SPEC R9.1): an LWW write of its
@@ -503,6 +499,8 @@ impl Replica {
     }
 
     // Stamps one local write: every field of `fields` whose value changes.
+    // `op` is for an existing record; a write that creates one is an insert.
+    // The record is looked up once.
     fn stamp<'a>(
         &mut self,
         key: &RecordKey,
@@ -512,10 +510,11 @@ impl Replica {
         now: Timestamp,
     ) -> Result<Option<Change>, WriteError> {
         let at = self.clock.peek(now).ok_or(WriteError::ClockExhausted)?;
-        let record = self.records.get(key);
+        let mut record = self.records.get_mut(key);
+        let op = if record.is_some() { op } else { Op::Insert };
         let mut writes: Vec<(Arc<str>, Register)> = Vec::new();
         for (name, value) in fields {
-            let current = record.and_then(|r| r.field(name));
+            let current = record.as_deref().and_then(|r| r.field(name));
             // SPEC R5.2: an update stamps only the fields whose value changes.
             if current.is_some_and(|reg| crate::json::values_equal(&reg.value, value)) {
                 continue;
@@ -535,9 +534,23 @@ impl Replica {
         }
         writes.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         self.clock.stamped = at;
-        let record = self.records.entry(key.clone()).or_default();
+        let record = match record.take() {
+            Some(record) => record,
+            None => {
+                let record = self.records.entry(key.clone()).or_default();
+                record.reserve_exact(writes.len());
+                record
+            }
+        };
+        let mut from = 0;
         for (name, reg) in &writes {
-            let (decision, _) = record.merge_register(name, reg, Delivery::Live);
+            let (decision, _) = record.merge_register_from(
+                &mut from,
+                name,
+                || Arc::clone(name),
+                reg,
+                Delivery::Live,
+            );
             debug_assert!(
                 decision.incoming_won(),
                 "a local write beats what the replica has"
