@@ -583,3 +583,40 @@ fn defaults(v: usize) -> Map<String, Value> {
         .into_iter()
         .collect()
 }
+
+// --- Tests that kill mutants `cargo mutants` found alive (spec/HARNESS.md).
+
+/// R11.5, R11.6: the nesting guard that lets a 128-level value decode (the
+/// parser's own recursion limit is lifted for guarded documents) must count
+/// brackets after a string too. Killed mutant: `==` to `!=` in the escape
+/// test of `nesting_beyond`, which lost track of strings, let a hostile
+/// document through the guard, and overflowed the stack in the parser.
+#[test]
+fn r11_5_a_hostile_nesting_after_a_string_is_refused_as_json_without_recursing() {
+    for prefix in [
+        r#"["ab","#,
+        r#"[{"id":"t1","data":{"a":"#,
+        r#"[{"id":"a\"b","data":"#,
+    ] {
+        let doc = format!("{prefix}{}", "[".repeat(100_000));
+        let err = fieldmerge::decode_changes(doc.as_bytes()).expect_err("hostile");
+        assert_eq!(err.kind.code(), "json", "{prefix}: {err}");
+        let err = fieldmerge::ReplicaState::load_json(doc.as_bytes()).expect_err("hostile");
+        assert_eq!(err.code(), "state_json", "{prefix}: {err}");
+    }
+}
+
+/// R11.6: brackets and escaped quotes inside strings are text, not nesting:
+/// a value that is a string of 300 `[` after an escaped quote decodes.
+#[test]
+fn r11_6_brackets_and_escaped_quotes_inside_strings_are_not_nesting() {
+    let text = format!("\"{}", "[".repeat(300));
+    let wire = json!([{"table": "tasks", "id": "t\"1", "op": "update", "data": {"a": text},
+        "field_meta": {"a": {"at": "2026-04-26T10:00:00.000Z", "origin": "user"}}, "client_id": "c"}]);
+    let bytes = serde_json::to_vec(&wire).expect("encodes");
+    let changes = fieldmerge::decode_changes(&bytes).expect("a string is not nesting");
+    assert_eq!(
+        changes[0].write("a").map(|r| r.value.clone()),
+        Some(json!(text))
+    );
+}
