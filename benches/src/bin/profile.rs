@@ -69,6 +69,24 @@ fn main() {
                 black_box(workload_local_write(&mut r, &patches))
             );
         }
-        other => eprintln!("unknown workload {other}: state_merge, apply_log, local_write"),
+        "sizes" => {
+            let log = log_spec(RECORDS, LOG_WRITES);
+            let writes: usize = log.changes.iter().map(|(_, regs)| regs.len()).sum();
+            println!(
+                "change log: {} changes, {writes} field writes",
+                log.changes.len()
+            );
+            let spec = state_merge_spec(RECORDS);
+            let names = Names::new(&spec.writers);
+            let mut a = fieldmerge_replica(&names, &spec.a, "phone");
+            let b = fieldmerge_replica(&names, &spec.b, "laptop");
+            let report = a.merge(&b);
+            println!(
+                "state merge: {:?}, {} conflicts",
+                report.tally,
+                report.conflicts.len()
+            );
+        }
+        other => eprintln!("unknown workload {other}: state_merge, apply_log, local_write, sizes"),
     }
 }
