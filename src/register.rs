@@ -116,7 +116,7 @@ impl Base {
 }
 
 /// One field of a record: its value and metadata (SPEC R1).
-#[derive(Clone, PartialEq, Debug)]
+#[derive(Clone, Debug)]
 pub struct Register {
     /// The field's value; `null` is a value like any other.
     pub value: Value,
@@ -128,6 +128,15 @@ pub struct Register {
     pub origin: Origin,
     /// What its writer overwrote.
     pub base: Base,
+}
+
+// SPEC R4.3: two registers are the same register exactly when they are
+// identical under the total order, so `-0.0` and `0.0` differ (R4.4), unlike
+// `serde_json`'s own number equality.
+impl PartialEq for Register {
+    fn eq(&self, other: &Register) -> bool {
+        self.cmp_total(other) == Ordering::Equal
+    }
 }
 
 impl Register {

@@ -509,7 +509,10 @@ impl Replica {
         fields: impl Iterator<Item = (&'a String, &'a Value)>,
         now: Timestamp,
     ) -> Result<Option<Change>, WriteError> {
-        let at = self.clock.peek(now).ok_or(WriteError::ClockExhausted)?;
+        // An exhausted clock refuses only a write that stamps something
+        // (R2.3); a no-op write stays a no-op (R5.2).
+        let stamp = self.clock.peek(now);
+        let at = stamp.unwrap_or(Timestamp::MAX);
         let mut record = self.records.get_mut(key);
         let op = if record.is_some() { op } else { Op::Insert };
         let mut writes: Vec<(Arc<str>, Register)> = Vec::new();
@@ -531,6 +534,9 @@ impl Replica {
         }
         if writes.is_empty() {
             return Ok(None);
+        }
+        if stamp.is_none() {
+            return Err(WriteError::ClockExhausted);
         }
         writes.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         self.clock.stamped = at;

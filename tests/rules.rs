@@ -148,6 +148,27 @@ fn r2_3_an_exhausted_clock_refuses_the_write_and_changes_nothing() {
         .unwrap_err();
     assert_eq!(err.code(), "clock_exhausted");
     assert_eq!(snapshot(&phone), before);
+    // A write that changes nothing is a no-op even on an exhausted clock (R5.2).
+    let none = phone.write(
+        &key("t1"),
+        &Actor::User,
+        &obj(json!({"title": "end"})),
+        t(0),
+    );
+    assert_eq!(none, Ok(None));
+}
+
+#[test]
+fn r4_3_registers_are_equal_only_when_identical_so_minus_zero_differs() {
+    let a = user(json!(-0.0), 5, "w");
+    let b = user(json!(0.0), 5, "w");
+    assert_ne!(a, b);
+    assert_eq!(a, a.clone());
+    let mut ra = Record::new();
+    ra.merge_register("n", &a, Delivery::Live);
+    let mut rb = Record::new();
+    rb.merge_register("n", &b, Delivery::Live);
+    assert_ne!(ra, rb);
 }
 
 #[test]

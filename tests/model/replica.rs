@@ -317,7 +317,9 @@ impl ModelReplica {
         fields: &[(String, Value)],
         now: i64,
     ) -> WriteResult {
-        let at = self.clock(now)?;
+        // R2.3, R5.2: an exhausted clock refuses only a write that stamps.
+        let clock = self.clock(now);
+        let at = *clock.as_ref().unwrap_or(&LAST_MS);
         let existing = self.records.get(key).cloned().unwrap_or_default();
         let mut writes = std::collections::BTreeMap::new();
         for (name, v) in fields {
@@ -340,6 +342,7 @@ impl ModelReplica {
         if writes.is_empty() {
             return Ok(None);
         }
+        clock?;
         self.stamped = at;
         let record = self.records.entry(key.clone()).or_default();
         for (name, reg) in &writes {
