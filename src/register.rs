@@ -16,13 +16,16 @@ use crate::timestamp::Timestamp;
 /// (a writer that sent none) and sorts before every other (SPEC R4.2).
 ///
 /// Cloning is a reference-count increment, so registers can share one id.
+// A thin pointer (`Arc<Box<str>>`, 8 bytes, not `Arc<str>`'s 16): a register
+// holds two ids (`by` and its base's), and registers are what a replica is
+// made of (issue #5: memory per register).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct WriterId(Arc<str>);
+pub struct WriterId(Arc<Box<str>>);
 
 impl WriterId {
     /// A writer id with the given text.
     pub fn new(id: &str) -> WriterId {
-        WriterId(Arc::from(id))
+        WriterId(Arc::new(Box::from(id)))
     }
 
     /// The id's text.
@@ -33,13 +36,13 @@ impl WriterId {
 
 impl fmt::Debug for WriterId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", &*self.0)
+        write!(f, "{:?}", self.as_str())
     }
 }
 
 impl fmt::Display for WriterId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
