@@ -186,6 +186,21 @@ impl Record {
         }
     }
 
+    /// Stores every field name that `names` (sorted, as a record's are) also
+    /// holds as `names`' allocation, so records share their names.
+    pub(crate) fn share_names(&mut self, names: &[Arc<str>]) {
+        let mut theirs = names.iter().peekable();
+        for (name, _) in &mut self.fields {
+            while theirs
+                .next_if(|other| other.as_bytes() < name.as_bytes())
+                .is_some()
+            {}
+            if let Some(other) = theirs.next_if(|other| other.as_bytes() == name.as_bytes()) {
+                *name = Arc::clone(other);
+            }
+        }
+    }
+
     /// Reserves room for `additional` more fields: a record created by a
     /// change gets exactly the room it needs, not a doubling's slack.
     pub(crate) fn reserve_exact(&mut self, additional: usize) {

@@ -653,15 +653,30 @@ fn merge_into<'a>(
     local: Option<&WriterId>,
     report: &mut ApplyReport,
 ) {
+    // A new record stores its field names as the allocations its neighbour
+    // in key order already holds, where they match: records of one table
+    // mostly share their fields, so a name is stored once, not once per
+    // record (issue #5: memory per register).
+    let mut names: Vec<Arc<str>> = Vec::new();
     let record = match records.get_mut(key) {
         Some(record) => record,
         None => {
+            if let Some((_, neighbour)) = records.range(..key).next_back() {
+                names = neighbour
+                    .fields_shared()
+                    .iter()
+                    .map(|(n, _)| Arc::clone(n))
+                    .collect();
+            }
             let record = records.entry(key.clone()).or_default();
             record.reserve_exact(writes.size_hint().0);
             record
         }
     };
     merge_into_record(record, key, writes, delivery, local, report);
+    if !names.is_empty() {
+        record.share_names(&names);
+    }
 }
 
 // `merge_into` once the record is found.
