@@ -18,7 +18,7 @@ mod explorer;
 use explorer::{explore, Bounds};
 
 const USAGE: &str = "usage: exhaustive [--replicas N] [--writes N] [--fields 1|2] \
-[--values 1,2] [--nows N] [--in-flight N] [--page-limits 1,1000] [--multi-field] \
+[--values 1,2] [--nows N] [--in-flight N] [--page-limits 1,1000] [--no-duplicates] [--multi-field] \
 [--migration] [--no-agent] [--legacy] [--tombstones] [--bootstrap 0,1] [--no-drain] \
 [--worlds-max N] [--all]\n\
 defaults: the bounds of `cargo test` (Bounds::small); --all turns on every origin and tombstones";
@@ -69,6 +69,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Bounds>, Strin
             "--bootstrap" => b.bootstrap_values = list(&value(&arg)?)?,
             "--worlds-max" => b.worlds_max = number(&value(&arg)?)?,
             "--multi-field" => b.multi_field_writes = true,
+            "--no-duplicates" => b.duplicate_pushes = false,
             "--migration" => b.migration = true,
             "--no-agent" => b.agent = false,
             "--legacy" => b.legacy = true,

@@ -56,6 +56,18 @@ pub const MARKS: &[(&str, &str)] = &[
         "R6.3 conflict: unwitnessed overwrite",
     ),
     ("conflict_legacy", "R6.4 conflict: legacy fallback, live"),
+    (
+        "conflict_winner_saw_nothing",
+        "R6.3 conflict: the winner's base is first",
+    ),
+    (
+        "conflict_winner_saw_another_version",
+        "R6.3 conflict: the winner saw another version",
+    ),
+    (
+        "conflict_winner_legacy",
+        "R6.4 conflict: the winner has no witness",
+    ),
     ("conflict_loser_local", "R6.8 the loser was this replica's"),
     (
         "conflict_loser_remote",
@@ -562,6 +574,11 @@ fn count_report(marks: &mut Marks, report: &ApplyReport, r: usize) {
     marks.tally(&report.tally);
     let me = format!("r{r}");
     for c in &report.conflicts {
+        marks.hit(match c.winner.base {
+            Base::Legacy => "conflict_winner_legacy",
+            Base::First => "conflict_winner_saw_nothing",
+            Base::Saw(_) => "conflict_winner_saw_another_version",
+        });
         marks.hit(if c.loser_is_local {
             "conflict_loser_local"
         } else {

@@ -66,12 +66,18 @@ fn r3_r6_4_r9_r10_every_schedule_with_every_origin() {
 }
 
 #[test]
-fn r5_2_r6_3_every_schedule_of_three_writes_of_one_value() {
+fn r5_2_r6_3_every_schedule_of_three_user_writes_to_one_field() {
     check(
         "three writes",
         &Bounds::three_writes(),
         15_000,
-        &["overwrite_same_value", "decision_stale"],
+        &[
+            "conflict_winner_saw_another_version",
+            "conflict_winner_saw_nothing",
+            "overwrite_witnessed",
+            "overwrite_same_value",
+            "decision_stale",
+        ],
     );
 }
 

@@ -71,6 +71,8 @@ pub struct Bounds {
     pub in_flight: usize,
     /// Page sizes offered to a pull.
     pub page_limits: Vec<usize>,
+    /// Whether a delivered push may stay in flight to arrive again later.
+    pub duplicate_pushes: bool,
     /// Whether a local write may write every field at once.
     pub multi_field_writes: bool,
     /// Local writes by a migration (origin `migration`) besides the user.
@@ -104,6 +106,7 @@ impl Bounds {
             nows: 2,
             in_flight: 1,
             page_limits: vec![1000],
+            duplicate_pushes: true,
             multi_field_writes: false,
             migration: false,
             agent: true,
@@ -133,14 +136,17 @@ impl Bounds {
         }
     }
 
-    /// Three writes by users and the agent to one field, all of one value
-    /// (so same-value overwrites and no-op writes happen), 1 wall time.
+    /// Three user writes to one field, two values (so a writer overwrites
+    /// a version that another writer overwrote too: the unwitnessed
+    /// overwrite whose winner saw *another* version), 1 wall time, pushes
+    /// delivered at most once (the other bounds duplicate them).
     pub fn three_writes() -> Bounds {
         Bounds {
             writes: 3,
             fields: 1,
-            values: vec![1],
             nows: 1,
+            agent: false,
+            duplicate_pushes: false,
             ..Bounds::small()
         }
     }
@@ -165,7 +171,7 @@ impl fmt::Display for Bounds {
         write!(
             f,
             "replicas={} (+server) writes={} fields={} values={:?} nows={} in_flight={} \
-             page_limits={:?} multi_field={} migration={} agent={} legacy={} tombstones={} \
+             page_limits={:?} duplicate_pushes={} multi_field={} migration={} agent={} legacy={} tombstones={} \
              bootstrap={:?} drain={}",
             self.replicas,
             self.writes,
@@ -174,6 +180,7 @@ impl fmt::Display for Bounds {
             self.nows,
             self.in_flight,
             self.page_limits,
+            self.duplicate_pushes,
             self.multi_field_writes,
             self.migration,
             self.agent,
@@ -625,10 +632,11 @@ impl Explorer {
                 keep: false,
             });
             match m {
-                Message::Push { .. } => out.push(Action::Deliver {
+                Message::Push { .. } if self.bounds.duplicate_pushes => out.push(Action::Deliver {
                     message,
                     keep: true,
                 }),
+                Message::Push { .. } => {}
                 Message::Reply { .. } => out.push(Action::Drop { message }),
                 Message::Page { .. } => {}
             }
@@ -1134,6 +1142,11 @@ impl Explorer {
                                 .then_some(ConflictRule::Unwitnessed)
                         };
                         if let Some(rule) = rule {
+                            self.summary.marks.hit(match incoming.base {
+                                Base::Legacy => "conflict_winner_legacy",
+                                Base::First => "conflict_winner_saw_nothing",
+                                Base::Saw(_) => "conflict_winner_saw_another_version",
+                            });
                             let local = me.as_ref().is_some_and(|me| &current.by == me);
                             self.summary.marks.hit(if local {
                                 "conflict_loser_local"
