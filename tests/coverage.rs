@@ -637,3 +637,29 @@ fn r11_6_brackets_and_escaped_quotes_inside_strings_are_not_nesting() {
         Some(json!(text))
     );
 }
+
+/// R4.4: an integer and a float compare by exact value, negative fractions
+/// included (the float's fraction below zero puts it under the integer it
+/// truncates to). Killed mutant: `-` to `/` in `cmp_int_float`'s fraction.
+#[test]
+fn r4_4_an_integer_and_a_negative_fraction_compare_by_value() {
+    use std::cmp::Ordering::{Greater, Less};
+    for (int, float, order) in [
+        (json!(-1), json!(-1.5), Greater),
+        (json!(0), json!(-0.5), Greater),
+        (json!(-2), json!(-1.5), Less),
+        (json!(1), json!(1.5), Less),
+        (json!(2), json!(1.5), Greater),
+    ] {
+        assert_eq!(
+            fieldmerge::cmp_values(&int, &float),
+            order,
+            "{int} vs {float}"
+        );
+        assert_eq!(
+            fieldmerge::cmp_values(&float, &int),
+            order.reverse(),
+            "{float} vs {int}"
+        );
+    }
+}
