@@ -663,3 +663,28 @@ fn r4_4_an_integer_and_a_negative_fraction_compare_by_value() {
         );
     }
 }
+
+/// R1.2, R4.2: a writer id is its text (built from `&str` or `new`, shown
+/// as itself and quoted in debug output), and versions order by `at`, then
+/// by the writer id's bytes, through `<` as through `cmp`. Killed mutants:
+/// `WriterId`'s `From<&str>` and `Debug`, `Version`'s `partial_cmp`.
+#[test]
+fn r1_2_r4_2_writer_ids_are_their_text_and_versions_order_through_partial_cmp() {
+    use fieldmerge::Version;
+    use std::cmp::Ordering::Less;
+    assert_eq!(WriterId::from("phone"), WriterId::new("phone"));
+    assert_eq!(WriterId::from("phone").as_str(), "phone");
+    assert_eq!(WriterId::new("phone").to_string(), "phone");
+    assert_eq!(format!("{:?}", WriterId::new("phone")), "\"phone\"");
+    let v = |ms: i64, by: &str| Version {
+        at: t(ms),
+        by: WriterId::new(by),
+    };
+    assert!(v(5, "a") < v(5, "b"));
+    assert!(v(5, "b") < v(6, "a"));
+    assert_eq!(v(5, "a").partial_cmp(&v(5, "b")), Some(Less));
+    assert_eq!(
+        v(5, "a").partial_cmp(&v(5, "a")),
+        Some(std::cmp::Ordering::Equal)
+    );
+}
