@@ -688,3 +688,37 @@ fn r1_2_r4_2_writer_ids_are_their_text_and_versions_order_through_partial_cmp() 
         Some(std::cmp::Ordering::Equal)
     );
 }
+
+/// R1.1: a record key prints as `table/id` (errors and reports name records
+/// this way). Killed mutant: `RecordKey`'s `Display`.
+#[test]
+fn r1_1_a_record_key_prints_as_table_slash_id() {
+    assert_eq!(RecordKey::new("tasks", "t1").to_string(), "tasks/t1");
+    assert_eq!(
+        RecordKey::singleton("userContext", "u1").to_string(),
+        "userContext/userContext:u1"
+    );
+}
+
+/// R1.1: a record is a map of fields: an empty record has none, and each
+/// newly written field adds one. Killed mutants: `Record::len` and
+/// `Record::is_empty` returning constants.
+#[test]
+fn r1_1_a_record_counts_its_fields() {
+    let mut record = fieldmerge::Record::new();
+    assert!(record.is_empty());
+    assert_eq!(record.len(), 0);
+    let reg = |v: i64| Register {
+        value: json!(v),
+        at: t(v),
+        by: WriterId::new("r0"),
+        origin: Origin::User,
+        base: Base::First,
+    };
+    record.merge_register("a", &reg(1), fieldmerge::Delivery::Live);
+    assert!(!record.is_empty());
+    assert_eq!(record.len(), 1);
+    record.merge_register("b", &reg(2), fieldmerge::Delivery::Live);
+    record.merge_register("a", &reg(3), fieldmerge::Delivery::Live);
+    assert_eq!(record.len(), 2);
+}
