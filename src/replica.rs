@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::change::{check_field, check_name, Change, Op, FIELDS_PER_CHANGE_MAX};
-use crate::classify::{Decision, Delivery};
+use crate::classify::{ConflictRule, Decision, Delivery, Silence};
 use crate::error::{ChangeErrorKind, PageError, WriteError};
 use crate::origin::{Actor, Origin, SYSTEM_BOOTSTRAP};
 use crate::record::{Record, RecordKey, FIELD_META_KEY, SHADOW_FIELD, TOMBSTONE_FIELD};
@@ -265,7 +265,7 @@ impl Replica {
                 change.key(),
                 change.writes_shared(),
                 delivery,
-                Some(&self.client_id),
+                Some((&self.client_id, &self.outbox)),
                 &mut report,
             );
             self.ack_own(change);
@@ -356,7 +356,7 @@ impl Replica {
                 key,
                 writes,
                 Delivery::Live,
-                Some(&self.client_id),
+                Some((&self.client_id, &self.outbox)),
                 &mut report,
             );
         }
@@ -620,7 +620,7 @@ pub(crate) fn merge_writes<'a>(
     key: &RecordKey,
     writes: impl Iterator<Item = (&'a str, &'a Register)>,
     delivery: Delivery,
-    local: Option<&WriterId>,
+    local: Option<Local<'_>>,
     report: &mut ApplyReport,
 ) {
     let writes = writes.map(|(name, reg)| (name, None, reg));
@@ -634,11 +634,30 @@ pub(crate) fn merge_shared(
     key: &RecordKey,
     writes: &[(Arc<str>, Register)],
     delivery: Delivery,
-    local: Option<&WriterId>,
+    local: Option<Local<'_>>,
     report: &mut ApplyReport,
 ) {
     let writes = writes.iter().map(|(name, reg)| (&**name, Some(name), reg));
     merge_into(records, key, writes, delivery, local, report);
+}
+
+/// The replica a merge runs on: its client id and its outbox.
+pub(crate) type Local<'a> = (&'a WriterId, &'a [Change]);
+
+// SPEC R6.4: a loser that is still a pending write of this replica cannot be
+// in the log before the winner (own changes found in the log are acked,
+// R12.2), so a legacy winner cannot have seen it, hydration or not.
+fn is_pending(
+    lost: &Register,
+    key: &RecordKey,
+    name: &str,
+    me: &WriterId,
+    outbox: &[Change],
+) -> bool {
+    &lost.by == me
+        && outbox
+            .iter()
+            .any(|c| c.key() == key && c.write(name).is_some_and(|r| r.cmp_version(lost).is_eq()))
 }
 
 // The one merge of SPEC R4, R6 and R9.3 behind `merge_writes` and
@@ -650,7 +669,7 @@ fn merge_into<'a>(
     key: &RecordKey,
     writes: impl Iterator<Item = (&'a str, Option<&'a Arc<str>>, &'a Register)>,
     delivery: Delivery,
-    local: Option<&WriterId>,
+    local: Option<Local<'_>>,
     report: &mut ApplyReport,
 ) {
     // A new record stores its field names as the allocations its neighbour
@@ -685,7 +704,7 @@ fn merge_into_record<'a>(
     key: &RecordKey,
     writes: impl Iterator<Item = (&'a str, Option<&'a Arc<str>>, &'a Register)>,
     delivery: Delivery,
-    local: Option<&WriterId>,
+    local: Option<Local<'_>>,
     report: &mut ApplyReport,
 ) {
     // Whether the record was deleted before this run is read off the
@@ -698,6 +717,14 @@ fn merge_into_record<'a>(
         let name_arc = || shared.map_or_else(|| Arc::from(name), Arc::clone);
         let (decision, loser) =
             record.merge_register_from(&mut from, name, name_arc, incoming, delivery);
+        let decision = match (decision, &loser, local) {
+            (Decision::Overwrite(Silence::LegacyHydration), Some(lost), Some((me, outbox)))
+                if is_pending(lost, key, name, me, outbox) =>
+            {
+                Decision::Conflict(ConflictRule::Legacy)
+            }
+            _ => decision,
+        };
         report.tally.count(decision);
         if name == TOMBSTONE_FIELD && decision.incoming_won() {
             tombstone_won = true;
@@ -709,7 +736,7 @@ fn merge_into_record<'a>(
                     report.conflicts.push(Conflict {
                         key: key.clone(),
                         field: name.to_owned(),
-                        loser_is_local: local.is_some_and(|me| &loser.by == me),
+                        loser_is_local: local.is_some_and(|(me, _)| &loser.by == me),
                         loser,
                         winner: incoming.clone(),
                         rule,
@@ -740,7 +767,7 @@ fn merge_into_record<'a>(
     // SPEC R9.3: a tombstone that hides a local user edit its writer
     // provably had not seen (an edit with a greater version than the
     // tombstone, which a hybrid logical clock rules out for a seen edit).
-    if let (Some(me), true, false) = (local, tombstone_won, was_deleted) {
+    if let (Some((me, _)), true, false) = (local, tombstone_won, was_deleted) {
         if !record.is_deleted() {
             return;
         }

@@ -1318,3 +1318,44 @@ fn r12_5_a_state_without_a_clock_does_not_count_its_own_pending_writes_as_seen()
     sync(&mut loaded, &mut server, t(4));
     assert_eq!(server.records(), loaded.records());
 }
+
+#[test]
+fn r6_9_a_pending_user_edit_lost_to_a_legacy_change_in_hydration_is_reported() {
+    let k = key("t1");
+    let mut phone = replica("phone");
+    phone
+        .write(&k, &Actor::User, &obj(json!({"title": "mine"})), t(1))
+        .unwrap();
+    let legacy = change(json!({"table": "tasks", "id": "t1", "op": "update",
+        "data": {"title": "old client"},
+        "field_meta": {"title": {"at": "2026-04-26T10:00:00.050Z", "origin": "user"}},
+        "client_id": "old-client", "server_seq": 1}));
+    let report = phone
+        .apply_page(&Page {
+            after: 0,
+            changes: vec![legacy.clone()],
+            head: 1,
+        })
+        .unwrap();
+    assert_eq!(report.conflicts.len(), 1, "the pending edit is lost");
+    assert_eq!(report.conflicts[0].rule, ConflictRule::Legacy);
+    assert!(report.conflicts[0].loser_is_local);
+    // The same change over a value that is not pending stays silent (R6.4).
+    let mut desk = replica("desk");
+    desk.apply(
+        &[change(json!({"table": "tasks", "id": "t1", "op": "update",
+        "data": {"title": "kept"},
+        "field_meta": {"title": {"at": "2026-04-26T10:00:00.001Z", "origin": "user", "base": null}},
+        "client_id": "phone"}))],
+        Delivery::Live,
+    );
+    let report = desk
+        .apply_page(&Page {
+            after: 0,
+            changes: vec![legacy],
+            head: 1,
+        })
+        .unwrap();
+    assert!(report.conflicts.is_empty());
+    assert_eq!(report.tally.overwrite_legacy_hydration, 1);
+}

@@ -185,16 +185,40 @@ impl Oracle {
         records: &BTreeMap<RecordKey, Record>,
         changes: &[Change],
         ids: &[usize],
-        hydration: bool,
+        on: Applying<'_>,
         step: usize,
         violations: &mut Vec<Violation>,
     ) -> Expectation {
+        let Applying { hydration, local } = on;
         let writes: Vec<(&RecordKey, &str, &Register, usize)> = changes
             .iter()
             .zip(ids)
             .flat_map(|(c, &id)| c.writes().map(move |(f, r)| (c.key(), f, r, id)))
             .collect();
-        self.expect_writes(records, &writes, hydration, step, violations)
+        // SPEC R6.4, R12.2: which of the replica's outbox writes are still
+        // pending when each write applies (own changes in the page ack).
+        let mut pending = Vec::with_capacity(writes.len());
+        if let Some((me, outbox)) = local {
+            let mut acked: u64 = 0;
+            for c in changes {
+                for (f, _) in c.writes() {
+                    pending.push(
+                        outbox
+                            .iter()
+                            .filter(|o| o.client_seq().is_some_and(|s| s > acked))
+                            .filter(|o| o.key() == c.key())
+                            .filter_map(|o| o.write(f))
+                            .filter(|w| &w.by == me)
+                            .map(|w| (w.at, w.by.clone()))
+                            .collect::<Vec<_>>(),
+                    );
+                }
+                if c.client_id() == me && c.server_seq().is_some() {
+                    acked = acked.max(c.client_seq().unwrap_or(0));
+                }
+            }
+        }
+        self.expect_pending(records, &writes, hydration, &pending, step, violations)
     }
 
     /// [`Oracle::expect`] over registers with their write ids, in apply order.
@@ -206,8 +230,22 @@ impl Oracle {
         step: usize,
         violations: &mut Vec<Violation>,
     ) -> Expectation {
+        self.expect_pending(records, writes, hydration, &[], step, violations)
+    }
+
+    // `pending[i]`: the versions of the replica's pending writes to write
+    // `i`'s field when it applies (empty: none known).
+    fn expect_pending(
+        &self,
+        records: &BTreeMap<RecordKey, Record>,
+        writes: &[(&RecordKey, &str, &Register, usize)],
+        hydration: bool,
+        pending: &[Vec<(Timestamp, WriterId)>],
+        step: usize,
+        violations: &mut Vec<Violation>,
+    ) -> Expectation {
         let mut out = Expectation::default();
-        for &(key, field, reg, id) in writes {
+        for (i, &(key, field, reg, id)) in writes.iter().enumerate() {
             {
                 if reg.by.as_str() == SYSTEM_BOOTSTRAP
                     && (reg.at != Timestamp::GENESIS
@@ -291,11 +329,16 @@ impl Oracle {
                             let conflict = differ
                                 && match reg.base {
                                     // SPEC R6.4: no witness; the origin and hydration rule.
+                                    // A pending write of this replica is never exempt.
                                     Base::Legacy => {
-                                        if hydration && unseen {
+                                        let is_pending = pending.get(i).is_some_and(|p| {
+                                            p.iter().any(|(at, by)| *at == cur.at && *by == cur.by)
+                                        });
+                                        let exempt = hydration && !is_pending;
+                                        if exempt && unseen {
                                             out.legacy_exempt_unseen += 1;
                                         }
-                                        !hydration
+                                        !exempt
                                     }
                                     Base::First | Base::Saw(_) => unseen,
                                 };
@@ -505,4 +548,14 @@ impl Oracle {
         }
         out
     }
+}
+
+/// Where [`Oracle::expect`] applies: in a hydration round or not, and on
+/// which replica (its client id and outbox), or on the server (`None`).
+#[derive(Clone, Copy)]
+pub(crate) struct Applying<'a> {
+    /// Whether the apply is part of an initial hydration round (R6.4).
+    pub(crate) hydration: bool,
+    /// The replica's client id and outbox.
+    pub(crate) local: Option<(&'a WriterId, &'a [Change])>,
 }

@@ -15,7 +15,7 @@ use crate::{
 };
 
 use super::config::{Config, FaultKind, Mutation, Scenario};
-use super::oracle::{Oracle, WriteSet};
+use super::oracle::{Applying, Oracle, WriteSet};
 use super::rng::Fnv;
 use super::{Event, Fate, Outcome, RunOptions, Stats, Violation, ViolationKind};
 
@@ -881,7 +881,10 @@ impl World {
                 self.server.records(),
                 &new,
                 &ids,
-                false,
+                Applying {
+                    hydration: false,
+                    local: None,
+                },
                 self.step,
                 &mut pending,
             ))
@@ -996,7 +999,10 @@ impl World {
             replica.records(),
             &page.changes,
             &ids,
-            hydration,
+            Applying {
+                hydration,
+                local: Some((replica.client_id(), replica.outbox())),
+            },
             step,
             &mut found,
         );

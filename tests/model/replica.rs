@@ -138,14 +138,29 @@ pub fn merge_into(
     key: &(String, String),
     writes: &[(String, ModelRegister)],
     hydration: bool,
-    local: Option<&str>,
+    local: Option<(&str, &[ModelChange])>,
     report: &mut ModelReport,
 ) {
     let record = records.entry(key.clone()).or_default();
     let was_deleted = is_deleted(record);
     for (name, incoming) in writes {
         let current = record.fields.get(name).cloned();
-        let outcome = classify(current.as_ref(), incoming, hydration);
+        // R6.4: hydration spares a legacy winner, except over a write of
+        // this replica that is still in its outbox.
+        let pending = match (&current, local) {
+            (Some(loser), Some((me, outbox))) => {
+                loser.by == me
+                    && outbox.iter().any(|c| {
+                        c.table == key.0
+                            && c.id == key.1
+                            && c.writes
+                                .get(name)
+                                .is_some_and(|r| r.at == loser.at && r.by == loser.by)
+                    })
+            }
+            _ => false,
+        };
+        let outcome = classify(current.as_ref(), incoming, hydration && !pending);
         report.tally.push(outcome);
         let incoming_wins = match outcome {
             Outcome::Duplicate | Outcome::Stale => false,
@@ -171,7 +186,7 @@ pub fn merge_into(
             report.conflicts.push(json!({
                 "table": key.0, "id": key.1, "field": name,
                 "loser": register_json(loser), "winner": register_json(incoming),
-                "loser_is_local": local == Some(loser.by.as_str()),
+                "loser_is_local": local.is_some_and(|(me, _)| me == loser.by.as_str()),
                 "rule": if outcome == Outcome::ConflictLegacy { "legacy" } else { "unwitnessed" },
             }));
         }
@@ -182,7 +197,7 @@ pub fn merge_into(
     record.shadow = last_change(record);
     // R9.3: this apply turned a live record into a deleted one; every local
     // user edit newer than the tombstone was provably not seen by it.
-    if let Some(me) = local {
+    if let Some((me, _)) = local {
         if !was_deleted && is_deleted(record) {
             let tombstone = record.fields[TOMBSTONE].clone();
             for (name, reg) in &record.fields {
@@ -414,7 +429,7 @@ impl ModelReplica {
                 &key,
                 &writes,
                 hydration,
-                Some(&self.client_id),
+                Some((&self.client_id, &self.outbox)),
                 &mut report,
             );
             // Our own change came back from the log: the server has it and
@@ -471,7 +486,7 @@ impl ModelReplica {
                 key,
                 &writes,
                 false,
-                Some(&self.client_id),
+                Some((&self.client_id, &self.outbox)),
                 &mut report,
             );
         }
