@@ -15,7 +15,7 @@ use crate::{
 };
 
 use super::config::{Config, FaultKind, Mutation, Scenario};
-use super::oracle::{Applying, Oracle, WriteSet};
+use super::oracle::{Applying, Expectation, Oracle, WriteSet};
 use super::rng::Fnv;
 use super::{Event, Fate, Outcome, RunOptions, Stats, Violation, ViolationKind};
 
@@ -1033,35 +1033,8 @@ impl World {
         };
         let me = self.devices[d].replica.client_id().clone();
         let where_ = format!("device {d} ({me}), {what}");
-        let outside = self.devices[d].merged.then_some(&self.devices[d].seen);
-        let compared = self.oracle.compare(
-            &expected,
-            &reported,
-            &report.conflicts,
-            Some(&me),
-            &where_,
-            outside,
-            step,
-            &mut self.violations,
-        );
-        self.stats.agreements += compared.agreed;
-        self.stats.merge_false_conflicts += compared.over_reported;
-        self.stats.disowned_inversions += compared.stale;
-        self.once(d, &reported, &where_);
-        Oracle::check_finals(
-            &expected,
-            self.devices[d].replica.records(),
-            &where_,
-            step,
-            &mut self.violations,
-        );
-        self.oracle.check_hidden(
-            &report.hidden_edits,
-            &me,
-            &where_,
-            step,
-            &mut self.violations,
-        );
+        let outside = self.devices[d].merged;
+        self.verify_apply(d, &expected, &reported, &report, &where_, outside);
         for &id in &ids {
             self.devices[d].seen.insert(id);
         }
@@ -1085,6 +1058,53 @@ impl World {
     }
 
     // SPEC R6.7: a replica reports each lost edit once.
+    /// The checks every apply on device `d` ends with: its conflict reports
+    /// against the oracle's expectation, each reported once (R6.3, R6.7,
+    /// R6.8), its final registers (R4.5), its hidden edits (R9.3).
+    /// `outside` says the device left the in-order delivery model by a
+    /// state merge, so R6.6 over-reports are allowed.
+    fn verify_apply(
+        &mut self,
+        d: usize,
+        expected: &Expectation,
+        reported: &[ConflictKey],
+        report: &crate::ApplyReport,
+        where_: &str,
+        outside: bool,
+    ) {
+        let step = self.step;
+        let me = self.devices[d].replica.client_id().clone();
+        let outside = outside.then_some(&self.devices[d].seen);
+        let compared = self.oracle.compare(
+            expected,
+            reported,
+            &report.conflicts,
+            Some(&me),
+            where_,
+            outside,
+            step,
+            &mut self.violations,
+        );
+        self.stats.agreements += compared.agreed;
+        self.stats.merge_false_conflicts += compared.over_reported;
+        self.stats.disowned_inversions += compared.stale;
+        self.once(d, reported, where_);
+        Oracle::check_finals(
+            expected,
+            self.devices[d].replica.records(),
+            where_,
+            step,
+            &mut self.violations,
+        );
+        self.oracle.check_hidden(
+            &report.hidden_edits,
+            &me,
+            where_,
+            step,
+            &mut self.violations,
+        );
+    }
+
     fn once(&mut self, d: usize, reported: &[ConflictKey], where_: &str) {
         for k in reported {
             if !self.devices[d].reported.insert(k.clone()) {
@@ -1139,34 +1159,7 @@ impl World {
         let reported: Vec<_> = report.conflicts.iter().map(conflict_key).collect();
         let me = self.devices[d].replica.client_id().clone();
         let where_ = format!("device {d} ({me}), merge of device {from}");
-        let compared = self.oracle.compare(
-            &expected,
-            &reported,
-            &report.conflicts,
-            Some(&me),
-            &where_,
-            Some(&self.devices[d].seen),
-            step,
-            &mut self.violations,
-        );
-        self.stats.agreements += compared.agreed;
-        self.stats.merge_false_conflicts += compared.over_reported;
-        self.stats.disowned_inversions += compared.stale;
-        self.once(d, &reported, &where_);
-        Oracle::check_finals(
-            &expected,
-            self.devices[d].replica.records(),
-            &where_,
-            step,
-            &mut self.violations,
-        );
-        self.oracle.check_hidden(
-            &report.hidden_edits,
-            &me,
-            &where_,
-            step,
-            &mut self.violations,
-        );
+        self.verify_apply(d, &expected, &reported, &report, &where_, true);
         let seen = self.devices[from].seen.clone();
         let dev = &mut self.devices[d];
         dev.seen.union(&seen);
