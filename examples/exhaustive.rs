@@ -42,8 +42,8 @@ fn main() {
                 "ok: {} worlds, {} transitions, depth {}, {} quiescent",
                 summary.worlds, summary.transitions, summary.depth_max, summary.quiescent
             );
-            for (mark, n) in &summary.marks.0 {
-                println!("  {mark:<32} {n}");
+            for mark in fieldmerge::sim::Mark::ALL {
+                println!("  {:<36} {}", mark.name(), summary.marks.count(*mark));
             }
         }
         Err(violation) => {

@@ -809,6 +809,18 @@ pub enum Action {
         /// The page size.
         limit: usize,
     },
+    /// `Server::pull` at the replica's cursor, tampered with in transit,
+    /// then `Replica::apply_page`: a page the replica must refuse (SPEC
+    /// R6.5 `not_consecutive`, `head_behind`) unless the tampering left it
+    /// intact (an empty page).
+    PullForged {
+        /// Which replica.
+        replica: usize,
+        /// The page size.
+        limit: usize,
+        /// What was done to the page.
+        forgery: PageForgery,
+    },
     /// `Replica::ack`.
     Ack {
         /// Which replica.
@@ -891,10 +903,21 @@ fn replica_index(u: &mut Unstructured) -> Result<usize> {
     u.int_in_range(0..=REPLICAS - 1)
 }
 
+/// How [`Action::PullForged`] tampers with a page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageForgery {
+    /// The page's first change is cut out: the rest no longer follow the
+    /// cursor (SPEC R6.5 `not_consecutive`).
+    DropFirst,
+    /// The page claims the log's head is its cursor (SPEC R6.5
+    /// `head_behind` when the page has changes).
+    HeadAtCursor,
+}
+
 /// One [`Action`], weighted toward writes, pushes and pulls.
 pub fn action(u: &mut Unstructured) -> Result<Action> {
     let replica = replica_index(u)?;
-    Ok(match u.int_in_range(0u8..=39)? {
+    Ok(match u.int_in_range(0u8..=40)? {
         0..=9 => Action::Write {
             replica,
             key: record_key(u)?,
@@ -989,6 +1012,15 @@ pub fn action(u: &mut Unstructured) -> Result<Action> {
                 any_patch(u)?
             },
             now: timestamp(u)?,
+        },
+        40 => Action::PullForged {
+            replica,
+            limit: u.int_in_range(1usize..=4)?,
+            forgery: if u.arbitrary()? {
+                PageForgery::DropFirst
+            } else {
+                PageForgery::HeadAtCursor
+            },
         },
         _ => Action::ServerBootstrap {
             key: singleton_key(u)?,

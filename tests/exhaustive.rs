@@ -8,10 +8,11 @@
 pub mod explorer;
 
 use explorer::{explore, Bounds, Summary};
+use fieldmerge::sim::Mark;
 
 // Explores `bounds`, prints what it saw, and checks that it explored: a
 // bound that silently disabled every action would pass every property.
-fn check(name: &str, bounds: &Bounds, worlds_min: u64, marks: &[&str]) -> Summary {
+fn check(name: &str, bounds: &Bounds, worlds_min: u64, marks: &[Mark]) -> Summary {
     let summary = explore(bounds).unwrap_or_else(|v| panic!("{name}: {v}"));
     println!(
         "exhaustive {name}: {} worlds, {} transitions, depth {}, {} quiescent; bounds: {bounds}",
@@ -24,7 +25,7 @@ fn check(name: &str, bounds: &Bounds, worlds_min: u64, marks: &[&str]) -> Summar
     );
     assert!(summary.quiescent > 0, "{name}: no quiescent world");
     for mark in marks {
-        assert!(summary.marks.count(mark) > 0, "{name}: never hit {mark}");
+        assert!(summary.marks.count(*mark) > 0, "{name}: never hit {mark:?}");
     }
     summary
 }
@@ -36,14 +37,14 @@ fn r4_r6_r12_every_schedule_of_two_replicas_and_two_user_or_agent_writes() {
         &Bounds::small(),
         40_000,
         &[
-            "conflict_unwitnessed",
-            "conflict_loser_local",
-            "conflict_loser_remote",
-            "overwrite_witnessed",
-            "overwrite_loser_not_user",
-            "overwrite_same_value",
-            "page_refused_not_at_cursor",
-            "push_retry_deduplicated",
+            Mark::ConflictUnwitnessed,
+            Mark::ConflictLoserLocal,
+            Mark::ConflictLoserRemote,
+            Mark::OverwriteWitnessed,
+            Mark::OverwriteLoserNotUser,
+            Mark::OverwriteSameValue,
+            Mark::PageRefusedNotAtCursor,
+            Mark::PushRetryDeduplicated,
         ],
     );
 }
@@ -55,12 +56,12 @@ fn r3_r6_4_r9_r10_every_schedule_with_every_origin() {
         &Bounds::every_origin(),
         40_000,
         &[
-            "conflict_legacy",
-            "overwrite_legacy_hydration",
-            "twin_incoming_won",
-            "twin_current_kept",
-            "delete_applied",
-            "tombstone_on_deleted_record",
+            Mark::ConflictLegacy,
+            Mark::OverwriteLegacyHydration,
+            Mark::TwinIncomingWon,
+            Mark::TwinCurrentKept,
+            Mark::DeleteApplied,
+            Mark::TombstoneOnDeletedRecord,
         ],
     );
 }
@@ -72,11 +73,11 @@ fn r5_2_r6_3_every_schedule_of_three_user_writes_to_one_field() {
         &Bounds::three_writes(),
         15_000,
         &[
-            "conflict_winner_saw_another_version",
-            "conflict_winner_saw_nothing",
-            "overwrite_witnessed",
-            "overwrite_same_value",
-            "decision_stale",
+            Mark::ConflictWinnerSawAnotherVersion,
+            Mark::ConflictWinnerSawNothing,
+            Mark::OverwriteWitnessed,
+            Mark::OverwriteSameValue,
+            Mark::DecisionStale,
         ],
     );
 }
@@ -87,6 +88,6 @@ fn r9_every_schedule_of_three_writes_with_deletes_and_restores() {
         "tombstones",
         &Bounds::tombstones(),
         40_000,
-        &["delete_applied", "restore_applied"],
+        &[Mark::DeleteApplied, Mark::RestoreApplied],
     );
 }

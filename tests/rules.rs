@@ -761,6 +761,30 @@ fn r10_4_placeholders_with_different_defaults_are_an_anomaly_not_a_conflict() {
     assert_eq!((report.conflicts.len(), report.anomalies.len()), (0, 1));
 }
 
+#[test]
+fn r6_7_a_losing_twin_delivered_again_is_an_anomaly_again_and_changes_nothing() {
+    let k = RecordKey::singleton("userContext", "u1");
+    let mut phone = replica("phone");
+    phone
+        .bootstrap(&k, &obj(json!({"about": "old default"})))
+        .unwrap();
+    let mut server = Server::new(ServerConfig::default());
+    server.bootstrap(&k, &obj(json!({"about": ""}))).unwrap();
+    let page = server.pull(0, 10);
+    let first = phone.apply_page(&page).unwrap();
+    // R4.4: "" sorts before "old default", so the server's twin loses.
+    assert_eq!(first.anomalies.len(), 1);
+    assert_eq!(first.anomalies[0].dropped.value, json!(""));
+    let before = phone.clone();
+    for delivery in [Delivery::Live, Delivery::Hydration] {
+        let again = phone.apply(&page.changes, delivery);
+        assert_eq!(again.anomalies, first.anomalies, "{delivery:?}");
+        assert!(again.conflicts.is_empty(), "{delivery:?}");
+        assert_eq!(again.tally.twin, 1, "{delivery:?}");
+        assert_eq!(phone, before, "{delivery:?}");
+    }
+}
+
 // ---------------------------------------------------------------- R11
 
 #[test]

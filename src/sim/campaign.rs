@@ -5,7 +5,8 @@
 
 use std::ops::Range;
 
-use super::config::{FaultKind, Scenario, Swarm};
+use super::config::{FaultKind, Scenario, ScenarioSet, Swarm};
+use super::coverage::Mark;
 use super::{run, Outcome, Stats, Violation};
 
 /// A campaign: a seed range, a shard of it, and the swarm seeds draw from.
@@ -97,8 +98,10 @@ impl CampaignReport {
         }
     }
 
-    /// The fault kinds and scenarios that never fired (among those the
-    /// swarm allows): a campaign that misses one has not tested it.
+    /// The fault kinds, scenarios and coverage marks that never fired
+    /// (among those the swarm allows): a campaign that misses one has not
+    /// tested it. Marks count only for a swarm with every scenario and
+    /// faults on, since each scenario and fault reaches its own branches.
     pub fn never_fired(&self, swarm: &Swarm) -> Vec<&'static str> {
         let mut out = Vec::new();
         if swarm.fault_scale_pct > 0 {
@@ -113,11 +116,25 @@ impl CampaignReport {
                 out.push(s.name());
             }
         }
+        if swarm.fault_scale_pct > 0 && swarm.scenarios == ScenarioSet::all() {
+            out.extend(self.marks_missed().into_iter().map(Mark::name));
+        }
         out
     }
 
+    /// The coverage marks the simulator can reach ([`Mark::simulated`])
+    /// that no seed hit.
+    pub fn marks_missed(&self) -> Vec<Mark> {
+        let coverage = &self.stats.coverage;
+        coverage
+            .missed()
+            .into_iter()
+            .filter(|m| m.simulated())
+            .collect()
+    }
+
     /// Whether the campaign passed: no violation, determinism held, and
-    /// every allowed fault kind and scenario fired.
+    /// every allowed fault kind, scenario and coverage mark fired.
     pub fn passed(&self, swarm: &Swarm) -> bool {
         self.violations == 0
             && self.nondeterministic.is_empty()

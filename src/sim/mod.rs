@@ -33,6 +33,7 @@
 
 mod campaign;
 mod config;
+mod coverage;
 mod gen;
 mod oracle;
 mod rng;
@@ -41,6 +42,7 @@ mod world;
 
 pub use campaign::{run_campaign, Campaign, CampaignReport, SeedResult};
 pub use config::{Config, FaultKind, FaultRates, Mutation, Scenario, ScenarioSet, Swarm};
+pub use coverage::{Before, Coverage, Mark};
 pub use rng::{Fnv, Rng};
 pub use shrink::{regression_test, shrink, Shrunk};
 
@@ -250,7 +252,10 @@ pub enum ViolationKind {
     /// A write displaced one whose writer had already seen it: the newer
     /// write lost to the older (SPEC R2.2).
     CausalityInversion,
-    /// A malformed twin: two writes with one version (SPEC R4.3).
+    /// A malformed twin other than two bootstrap rows of different app
+    /// versions (two writes with one version: the logical clock failed), or
+    /// an apply whose anomaly reports differ from the twins it met (SPEC
+    /// R4.3, R4.4).
     Anomaly,
     /// A bootstrap row with a real timestamp, or one that overwrote content
     /// (SPEC R10.1).
@@ -364,6 +369,9 @@ pub struct Stats {
     /// False conflicts SPEC R6.6 allows outside the delivery model (state
     /// merges, and replicas that merged one): counted, not violations.
     pub merge_false_conflicts: u64,
+    /// The decision branches the run took (issue #6): every apply's report,
+    /// refusal and clock correction, on the server and every replica.
+    pub coverage: Coverage,
 }
 
 impl Stats {
@@ -379,6 +387,7 @@ impl Stats {
         self.wiped_writes += other.wiped_writes;
         self.disowned_inversions += other.disowned_inversions;
         self.merge_false_conflicts += other.merge_false_conflicts;
+        self.coverage.merge(&other.coverage);
         for (a, b) in self.faults.iter_mut().zip(other.faults) {
             *a += b;
         }

@@ -105,6 +105,9 @@ pub(crate) struct Expectation {
     /// of it sent before a clock correction reached the log with the stamp
     /// the correction replaced (a finding about SPEC R12.4, counted).
     pub disowned_inversions: u64,
+    /// Malformed twins the apply must report as anomalies (SPEC R4.4):
+    /// bootstrap rows of app versions whose defaults differ.
+    pub anomalies: u64,
 }
 
 fn cmp_version(a: &Register, b: &Register) -> Ordering {
@@ -270,7 +273,24 @@ impl Oracle {
                 match cmp_version(reg, &cur) {
                     Ordering::Less => {}
                     Ordering::Equal => {
-                        if &cur != reg {
+                        let bootstrap_twins = reg.by.as_str() == SYSTEM_BOOTSTRAP
+                            && cur.by.as_str() == SYSTEM_BOOTSTRAP
+                            && reg.origin == cur.origin
+                            && reg.base == cur.base;
+                        if &cur != reg && bootstrap_twins {
+                            // SPEC R4.3-R4.4, R10: two app versions
+                            // bootstrapped different defaults at the genesis
+                            // stamp. The greater value is kept and the pair
+                            // is an anomaly, never a conflict. (The value
+                            // order is the kernel's own `cmp_values`, pinned
+                            // by the laws, the model and the vectors.)
+                            out.anomalies += 1;
+                            if crate::cmp_values(&reg.value, &cur.value) == Ordering::Greater {
+                                out.finals.insert(slot, reg.clone());
+                            } else {
+                                out.finals.insert(slot, cur);
+                            }
+                        } else if &cur != reg {
                             violations.push(Violation::new(
                                 step,
                                 ViolationKind::Anomaly,
@@ -538,8 +558,17 @@ impl Oracle {
         for change in log {
             for (field, reg) in change.writes() {
                 let slot = (change.key().clone(), field.to_owned());
+                // Equal versions with other content are bootstrap twins
+                // (the only malformed twins a simulation makes): the
+                // greater value wins (SPEC R4.3).
+                let wins = |cur: &Register| match cmp_version(reg, cur) {
+                    Ordering::Equal => {
+                        crate::cmp_values(&reg.value, &cur.value) == Ordering::Greater
+                    }
+                    order => order == Ordering::Greater,
+                };
                 match out.get(&slot) {
-                    Some(cur) if cmp_version(reg, cur) != Ordering::Greater => {}
+                    Some(cur) if !wins(cur) => {}
                     _ => {
                         out.insert(slot, reg.clone());
                     }

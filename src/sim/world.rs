@@ -15,6 +15,7 @@ use crate::{
 };
 
 use super::config::{Config, FaultKind, Mutation, Scenario};
+use super::coverage::{Before, Mark};
 use super::oracle::{Applying, Expectation, Oracle, WriteSet};
 use super::rng::Fnv;
 use super::{Event, Fate, Outcome, RunOptions, Stats, Violation, ViolationKind};
@@ -44,6 +45,9 @@ pub(crate) struct Device {
     wipes: u32,
     pub replica: Replica,
     seen: WriteSet,
+    // The twins this device's applies dropped (SPEC R4.4), to mark a losing
+    // twin delivered again (coverage only; twins are rare).
+    dropped_twins: Vec<(RecordKey, String, Register)>,
     disk: Option<ReplicaState>,
     disk_seen: WriteSet,
     pub offset_ms: i64,
@@ -136,6 +140,7 @@ impl World {
                 wipes: 0,
                 replica: Replica::new(WriterId::new("absent")),
                 seen: WriteSet::default(),
+                dropped_twins: Vec::new(),
                 disk: None,
                 disk_seen: WriteSet::default(),
                 offset_ms: 0,
@@ -446,7 +451,15 @@ impl World {
         let user = self.devices[d].user;
         for k in [self.user_key(user), self.space_key()] {
             let key = self.key(k);
-            let defaults = self.defaults(k);
+            let mut defaults = self.defaults(k);
+            // A device on every other slot runs an older app version whose
+            // default theme differs from the server's: its placeholder and
+            // the server's bootstrap row are malformed twins (SPEC R4.4),
+            // which the total order settles and the kernel reports as an
+            // anomaly, never as a conflict.
+            if self.devices[d].slot % 2 == 1 && defaults.contains_key("theme") {
+                defaults.insert("theme".to_owned(), json!("system"));
+            }
             match self.devices[d].replica.bootstrap(&key, &defaults) {
                 Ok(Some(change)) => {
                     let id = self.oracle.bootstrap_write(&key);
@@ -893,10 +906,16 @@ impl World {
         };
         let head = self.server.head();
         let now = self.server_now();
+        let before = Before::changes(self.server.records(), &new);
         let result = self.server.push(push, now);
         match &result {
             Ok(reply) => {
                 self.violations.append(&mut pending);
+                let coverage = &mut self.stats.coverage;
+                coverage.changes_applied(&before, &new, &reply.report, self.server.records());
+                if reply.appended == 0 && !push.changes.is_empty() {
+                    coverage.hit(Mark::PushRetryDeduplicated);
+                }
                 for seq in head..self.server.head() {
                     let c = &self.server.log()[seq as usize];
                     let client = (c.client_id().clone(), c.client_seq().unwrap_or(0));
@@ -923,6 +942,13 @@ impl World {
                     );
                     self.stats.agreements += compared.agreed;
                     self.stats.disowned_inversions += compared.stale;
+                    check_anomalies(
+                        expected,
+                        &reply.report,
+                        "server",
+                        step,
+                        &mut self.violations,
+                    );
                     Oracle::check_finals(
                         expected,
                         self.server.records(),
@@ -944,7 +970,10 @@ impl World {
                     reply.report.conflicts.len()
                 ));
             }
-            Err(e) => self.log(format_args!("  server refused push: {}", e.code())),
+            Err(e) => {
+                self.stats.coverage.push_error(e);
+                self.log(format_args!("  server refused push: {}", e.code()));
+            }
         }
         result
     }
@@ -958,6 +987,9 @@ impl World {
             self.stats.pages_refused += 1;
             let before = self.devices[d].replica.clone();
             let result = self.devices[d].replica.apply_page(page);
+            if let Err(e) = &result {
+                self.stats.coverage.page_error(e);
+            }
             if result.is_ok() {
                 self.violate(
                     ViolationKind::PageHandling,
@@ -1008,6 +1040,7 @@ impl World {
         );
         let live_twin = (self.config.mutation == Some(Mutation::DropHydrationRule) && hydration)
             .then(|| replica.clone());
+        let before = Before::changes(replica.records(), &page.changes);
         let report = match self.devices[d].replica.apply_page(page) {
             Ok(report) => report,
             Err(e) => {
@@ -1019,6 +1052,15 @@ impl World {
             }
         };
         self.violations.append(&mut found);
+        let records = self.devices[d].replica.records();
+        let coverage = &mut self.stats.coverage;
+        coverage.changes_applied(&before, &page.changes, &report, records);
+        self.count_redelivered_twins(d, &report);
+        self.stats.coverage.hit(if hydration {
+            Mark::PageAppliedHydration
+        } else {
+            Mark::PageAppliedLive
+        });
         // The planted bugs wrap the kernel's classification wrongly.
         let reported: Vec<_> = match (self.config.mutation, live_twin) {
             (Some(Mutation::ClassifyOnOriginOnly), _) => expected.origin_only.clone(),
@@ -1057,6 +1099,24 @@ impl World {
         true
     }
 
+    /// Marks the losing twins device `d` had dropped before (SPEC R4.4,
+    /// R6.7: delivered again, a losing twin is a twin again).
+    fn count_redelivered_twins(&mut self, d: usize, report: &crate::ApplyReport) {
+        let dropped = &mut self.devices[d].dropped_twins;
+        for anomaly in &report.anomalies {
+            let again = (
+                anomaly.key.clone(),
+                anomaly.field.clone(),
+                anomaly.dropped.clone(),
+            );
+            if dropped.contains(&again) {
+                self.stats.coverage.hit(Mark::TwinRedelivered);
+            } else {
+                dropped.push(again);
+            }
+        }
+    }
+
     // SPEC R6.7: a replica reports each lost edit once.
     /// The checks every apply on device `d` ends with: its conflict reports
     /// against the oracle's expectation, each reported once (R6.3, R6.7,
@@ -1089,6 +1149,7 @@ impl World {
         self.stats.merge_false_conflicts += compared.over_reported;
         self.stats.disowned_inversions += compared.stale;
         self.once(d, reported, where_);
+        check_anomalies(expected, report, where_, step, &mut self.violations);
         Oracle::check_finals(
             expected,
             self.devices[d].replica.records(),
@@ -1154,8 +1215,13 @@ impl World {
             step,
             &mut found,
         );
+        let before = Before::merge(self.devices[d].replica.records(), source.records());
         let report = self.devices[d].replica.merge(&source);
         self.violations.append(&mut found);
+        let records = self.devices[d].replica.records();
+        let coverage = &mut self.stats.coverage;
+        coverage.records_merged(&before, source.records(), &report, records);
+        self.count_redelivered_twins(d, &report);
         let reported: Vec<_> = report.conflicts.iter().map(conflict_key).collect();
         let me = self.devices[d].replica.client_id().clone();
         let where_ = format!("device {d} ({me}), merge of device {from}");
@@ -1186,6 +1252,7 @@ impl World {
             .correct_clock(server_now, skew_ms_max, now)
         {
             Ok(()) => {
+                self.stats.coverage.hit(Mark::ClockCorrected);
                 let after: Vec<Change> = self.devices[d].replica.outbox().to_vec();
                 for (old, new) in before.iter().zip(&after) {
                     let client = (old.client_id().clone(), old.client_seq().unwrap_or(0));
@@ -1507,4 +1574,26 @@ fn first_difference(
     mine.keys()
         .find(|k| !server.contains_key(*k))
         .map_or_else(String::new, |k| format!("{k} only on the replica"))
+}
+
+/// SPEC R4.4: an apply reports exactly the malformed twins it met.
+fn check_anomalies(
+    expected: &Expectation,
+    report: &crate::ApplyReport,
+    where_: &str,
+    step: usize,
+    violations: &mut Vec<Violation>,
+) {
+    if report.anomalies.len() as u64 != expected.anomalies {
+        violations.push(Violation::new(
+            step,
+            ViolationKind::Anomaly,
+            format!(
+                "{where_}: {} anomalies reported, {} malformed twins met: {:?}",
+                report.anomalies.len(),
+                expected.anomalies,
+                report.anomalies
+            ),
+        ));
+    }
 }

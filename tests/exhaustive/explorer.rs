@@ -44,9 +44,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::hash::{DefaultHasher, Hasher};
 
+use fieldmerge::sim::{Coverage, Mark};
 use fieldmerge::{
     Actor, ApplyReport, Base, Change, ConflictRule, Op, Origin, Page, PageError, Push, RecordKey,
-    Register, Replica, Server, ServerConfig, Tally, Timestamp, WriterId, SYSTEM_MIGRATION,
+    Register, Replica, Server, ServerConfig, Timestamp, WriterId, SYSTEM_MIGRATION,
     TOMBSTONE_FIELD,
 };
 use serde_json::{Map, Value};
@@ -204,52 +205,7 @@ pub struct Summary {
     /// Worlds where every replica was quiescent (outbox empty, at the head).
     pub quiescent: u64,
     /// How often each named coverage mark was hit.
-    pub marks: Marks,
-}
-
-/// Named coverage marks: how often each decision branch was taken.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Marks(pub BTreeMap<&'static str, u64>);
-
-impl Marks {
-    /// Counts one hit of `mark`.
-    pub fn hit(&mut self, mark: &'static str) {
-        self.add(mark, 1);
-    }
-
-    /// Counts `n` hits of `mark` (0 is recorded as a known, unhit mark).
-    pub fn add(&mut self, mark: &'static str, n: u64) {
-        *self.0.entry(mark).or_default() += n;
-    }
-
-    /// Adds every mark of `other`.
-    pub fn merge(&mut self, other: &Marks) {
-        for (mark, n) in &other.0 {
-            self.add(mark, *n);
-        }
-    }
-
-    /// How often `mark` was hit.
-    pub fn count(&self, mark: &str) -> u64 {
-        self.0.get(mark).copied().unwrap_or(0)
-    }
-
-    /// The kernel's decision tally, one mark per decision and reason.
-    pub fn tally(&mut self, tally: &Tally) {
-        self.add("decision_insert", tally.inserted);
-        self.add("decision_duplicate", tally.duplicate);
-        self.add("decision_stale", tally.stale);
-        self.add("decision_twin", tally.twin);
-        self.add("overwrite_loser_not_user", tally.overwrite_not_user);
-        self.add("overwrite_same_value", tally.overwrite_same_value);
-        self.add("overwrite_witnessed", tally.overwrite_witnessed);
-        self.add(
-            "overwrite_legacy_hydration",
-            tally.overwrite_legacy_hydration,
-        );
-        self.add("conflict_unwitnessed", tally.conflict_unwitnessed);
-        self.add("conflict_legacy", tally.conflict_legacy);
-    }
+    pub marks: Coverage,
 }
 
 /// A broken property, with the schedule that reached it.
@@ -960,7 +916,7 @@ impl Explorer {
             ));
         }
         if new.is_empty() {
-            self.summary.marks.hit("push_retry_deduplicated");
+            self.summary.marks.hit(Mark::PushRetryDeduplicated);
         }
         let expected = self.oracle_apply(w, node, &new, false)?;
         compare_report(&expected, &reply.report, None)?;
@@ -982,7 +938,7 @@ impl Explorer {
         let hydration = before.cursor().is_none() || before.is_hydrating();
         match w.replicas[r].apply_page(page) {
             Err(e @ PageError::NotAtCursor { .. }) => {
-                self.summary.marks.hit("page_refused_not_at_cursor");
+                self.summary.marks.hit(Mark::PageRefusedNotAtCursor);
                 if w.replicas[r] != before {
                     return Err(format!(
                         "SPEC R6.5: a refused page ({e}) changed the replica"
@@ -1000,9 +956,9 @@ impl Explorer {
                 }
                 self.summary.marks.tally(&report.tally);
                 self.summary.marks.hit(if hydration {
-                    "page_applied_hydration"
+                    Mark::PageAppliedHydration
                 } else {
-                    "page_applied_live"
+                    Mark::PageAppliedLive
                 });
                 let me = replica_id(r);
                 let expected = self.oracle_apply(w, r, &page.changes, hydration)?;
@@ -1048,7 +1004,7 @@ impl Explorer {
             ));
         }
         if tally.twin > 0 {
-            self.summary.marks.hit("twin_redelivered");
+            self.summary.marks.hit(Mark::TwinRedelivered);
         }
         if !page.changes.is_empty() {
             let mut again = replica.clone();
@@ -1093,18 +1049,18 @@ impl Explorer {
                     continue;
                 };
                 if name == TOMBSTONE_FIELD && !incoming.value.is_null() && was_deleted {
-                    self.summary.marks.hit("tombstone_on_deleted_record");
+                    self.summary.marks.hit(Mark::TombstoneOnDeletedRecord);
                 }
                 match oracle_version_cmp(incoming, &current) {
                     Ordering::Less => {}
                     Ordering::Equal => {
                         if oracle_cmp(incoming, &current) != Ordering::Equal {
                             let incoming_won = oracle_cmp(incoming, &current) == Ordering::Greater;
-                            self.summary.marks.hit("anomaly");
+                            self.summary.marks.hit(Mark::Anomaly);
                             self.summary.marks.hit(if incoming_won {
-                                "twin_incoming_won"
+                                Mark::TwinIncomingWon
                             } else {
-                                "twin_current_kept"
+                                Mark::TwinCurrentKept
                             });
                             let (kept, dropped) = if incoming_won {
                                 (incoming.clone(), current.clone())
@@ -1143,15 +1099,15 @@ impl Explorer {
                         };
                         if let Some(rule) = rule {
                             self.summary.marks.hit(match incoming.base {
-                                Base::Legacy => "conflict_winner_legacy",
-                                Base::First => "conflict_winner_saw_nothing",
-                                Base::Saw(_) => "conflict_winner_saw_another_version",
+                                Base::Legacy => Mark::ConflictWinnerLegacy,
+                                Base::First => Mark::ConflictWinnerSawNothing,
+                                Base::Saw(_) => Mark::ConflictWinnerSawAnotherVersion,
                             });
                             let local = me.as_ref().is_some_and(|me| &current.by == me);
                             self.summary.marks.hit(if local {
-                                "conflict_loser_local"
+                                Mark::ConflictLoserLocal
                             } else {
-                                "conflict_loser_remote"
+                                Mark::ConflictLoserRemote
                             });
                             expected.conflicts.push(ExpectedConflict {
                                 field: name.to_owned(),
@@ -1167,10 +1123,10 @@ impl Explorer {
             let shadow = &w.shadows[node];
             let deleted = shadow_deleted(shadow);
             if tombstone_won && !was_deleted && deleted {
-                self.summary.marks.hit("delete_applied");
+                self.summary.marks.hit(Mark::DeleteApplied);
             }
             if tombstone_won && was_deleted && !deleted {
-                self.summary.marks.hit("restore_applied");
+                self.summary.marks.hit(Mark::RestoreApplied);
             }
             // SPEC R9.3: the hidden-edit rule, and its soundness against the
             // vector clock.
@@ -1193,7 +1149,7 @@ impl Explorer {
                                 ));
                             }
                         }
-                        self.summary.marks.hit("hidden_edit");
+                        self.summary.marks.hit(Mark::HiddenEdit);
                         expected
                             .hidden
                             .push((name.clone(), reg.clone(), tombstone.clone()));

@@ -5,11 +5,13 @@
 //! compared with it exactly and the laws can check invariants after each
 //! step.
 
-use fieldmerge::arbitrary::{Action, CLIENTS, WRITERS};
+use fieldmerge::arbitrary::{Action, PageForgery, CLIENTS, WRITERS};
+use fieldmerge::sim::{Before, Coverage, Mark};
 use fieldmerge::{
     record_to_json, ApplyReport, Change, ConflictRule, Push, Register, Replica, ReplicaState,
     Server, ServerConfig, Tally, WriterId,
 };
+use fieldmerge::{Delivery, Page, RecordKey};
 use serde_json::{json, Map, Value};
 
 /// The server's limits in every run: small pages, so hydration takes
@@ -24,6 +26,11 @@ pub const CONFIG: ServerConfig = ServerConfig {
 pub struct World {
     pub replicas: Vec<Replica>,
     pub server: Server,
+    /// The decision branches the run took (issue #6, `tests/coverage.rs`).
+    pub coverage: Coverage,
+    // The twins each replica's applies dropped (SPEC R4.4), to mark a
+    // losing twin delivered again (coverage only).
+    dropped_twins: Vec<(usize, RecordKey, String, Register)>,
 }
 
 impl Default for World {
@@ -34,6 +41,8 @@ impl Default for World {
                 .map(|id| Replica::new(WriterId::new(id)))
                 .collect(),
             server: Server::new(CONFIG),
+            coverage: Coverage::default(),
+            dropped_twins: Vec::new(),
         }
     }
 }
@@ -70,7 +79,7 @@ impl World {
                 replica,
                 changes,
                 delivery,
-            } => json!({"report": report_json(&self.replicas[*replica].apply(changes, *delivery))}),
+            } => self.apply(*replica, changes, *delivery),
             Action::Replay {
                 replica,
                 picks,
@@ -82,7 +91,7 @@ impl World {
                 } else {
                     picks.iter().map(|i| log[i % log.len()].clone()).collect()
                 };
-                json!({"report": report_json(&self.replicas[*replica].apply(&batch, *delivery))})
+                self.apply(*replica, &batch, *delivery)
             }
             Action::Push { replica, now } => {
                 let push = self.replicas[*replica].push();
@@ -111,9 +120,9 @@ impl World {
                 self.push(None, &push, *now)
             }
             Action::Pull { replica, limit } => {
-                let r = &mut self.replicas[*replica];
-                let page = self.server.pull(r.cursor().unwrap_or(0), *limit);
-                page_outcome(r.apply_page(&page))
+                let cursor = self.replicas[*replica].cursor().unwrap_or(0);
+                let page = self.server.pull(cursor, *limit);
+                self.apply_page(*replica, &page)
             }
             Action::PullAt {
                 replica,
@@ -121,7 +130,23 @@ impl World {
                 limit,
             } => {
                 let page = self.server.pull(*after, *limit);
-                page_outcome(self.replicas[*replica].apply_page(&page))
+                self.apply_page(*replica, &page)
+            }
+            Action::PullForged {
+                replica,
+                limit,
+                forgery,
+            } => {
+                let cursor = self.replicas[*replica].cursor().unwrap_or(0);
+                let mut page = self.server.pull(cursor, *limit);
+                match forgery {
+                    PageForgery::DropFirst if !page.changes.is_empty() => {
+                        page.changes.remove(0);
+                    }
+                    PageForgery::DropFirst => {}
+                    PageForgery::HeadAtCursor => page.head = cursor,
+                }
+                self.apply_page(*replica, &page)
             }
             Action::Ack { replica, through } => {
                 self.replicas[*replica].ack(*through);
@@ -129,7 +154,13 @@ impl World {
             }
             Action::Merge { into, from } => {
                 let other = self.replicas[*from].clone();
-                json!({"report": report_json(&self.replicas[*into].merge(&other))})
+                let r = &mut self.replicas[*into];
+                let before = Before::merge(r.records(), other.records());
+                let report = r.merge(&other);
+                let coverage = &mut self.coverage;
+                coverage.records_merged(&before, other.records(), &report, r.records());
+                self.count_redelivered_twins(*into, &report);
+                json!({"report": report_json(&report)})
             }
             Action::ResetCursor { replica } => {
                 self.replicas[*replica].reset_cursor();
@@ -141,7 +172,10 @@ impl World {
                 now,
             } => match self.replicas[*replica].correct_clock(*server_now, CONFIG.skew_ms_max, *now)
             {
-                Ok(()) => json!({}),
+                Ok(()) => {
+                    self.coverage.hit(Mark::ClockCorrected);
+                    json!({})
+                }
                 Err(e) => json!({"error": e.code()}),
             },
             Action::ServerWrite {
@@ -159,9 +193,19 @@ impl World {
 
     // A push; with `Some(replica)` the replica acks and applies the reply.
     fn push(&mut self, replica: Option<usize>, push: &Push, now: fieldmerge::Timestamp) -> Value {
+        let before = Before::changes(self.server.records(), &push.changes);
         match self.server.push(push, now) {
-            Err(e) => json!({"error": e.code()}),
+            Err(e) => {
+                self.coverage.push_error(&e);
+                json!({"error": e.code()})
+            }
             Ok(reply) => {
+                let records = self.server.records();
+                let coverage = &mut self.coverage;
+                coverage.changes_applied(&before, &push.changes, &reply.report, records);
+                if reply.appended == 0 && !push.changes.is_empty() {
+                    coverage.hit(Mark::PushRetryDeduplicated);
+                }
                 let mut out = json!({
                     "acked_through": reply.acked_through,
                     "appended": reply.appended,
@@ -170,13 +214,57 @@ impl World {
                              "changes": reply.page.changes.iter().map(Change::to_wire).collect::<Vec<_>>()},
                 });
                 if let Some(i) = replica {
-                    let r = &mut self.replicas[i];
-                    r.ack(reply.acked_through);
-                    out["replica"] = page_outcome(r.apply_page(&reply.page));
+                    self.replicas[i].ack(reply.acked_through);
+                    out["replica"] = self.apply_page(i, &reply.page);
                 }
                 out
             }
         }
+    }
+
+    // `Replica::apply` of a batch, counting its coverage marks.
+    fn apply(&mut self, replica: usize, changes: &[Change], delivery: Delivery) -> Value {
+        let r = &mut self.replicas[replica];
+        let before = Before::changes(r.records(), changes);
+        let report = r.apply(changes, delivery);
+        let coverage = &mut self.coverage;
+        coverage.changes_applied(&before, changes, &report, r.records());
+        self.count_redelivered_twins(replica, &report);
+        json!({"report": report_json(&report)})
+    }
+
+    // Marks the losing twins `replica` had dropped before (SPEC R4.4, R6.7).
+    fn count_redelivered_twins(&mut self, replica: usize, report: &ApplyReport) {
+        for a in &report.anomalies {
+            let again = (replica, a.key.clone(), a.field.clone(), a.dropped.clone());
+            if self.dropped_twins.contains(&again) {
+                self.coverage.hit(Mark::TwinRedelivered);
+            } else {
+                self.dropped_twins.push(again);
+            }
+        }
+    }
+
+    // `Replica::apply_page`, counting its coverage marks.
+    fn apply_page(&mut self, replica: usize, page: &Page) -> Value {
+        let r = &mut self.replicas[replica];
+        let hydration = r.cursor().is_none() || r.is_hydrating();
+        let before = Before::changes(r.records(), &page.changes);
+        let result = r.apply_page(page);
+        let coverage = &mut self.coverage;
+        match &result {
+            Ok(report) => {
+                coverage.changes_applied(&before, &page.changes, report, r.records());
+                coverage.hit(if hydration {
+                    Mark::PageAppliedHydration
+                } else {
+                    Mark::PageAppliedLive
+                });
+                self.count_redelivered_twins(replica, report);
+            }
+            Err(e) => coverage.page_error(e),
+        }
+        page_outcome(result)
     }
 
     /// Everything the world holds: each replica's persisted state and the

@@ -2,7 +2,7 @@
 //! `laws::world::World`, each step's outcome and the whole state rendered
 //! in the same JSON, by the model's own code.
 
-use fieldmerge::arbitrary::{Action, CLIENTS};
+use fieldmerge::arbitrary::{Action, PageForgery, CLIENTS};
 use fieldmerge::{Actor, Delivery, Origin, RecordKey};
 use serde_json::{json, Value};
 
@@ -157,6 +157,22 @@ impl ModelWorld {
                 limit,
             } => {
                 let page = self.server.pull(*after, *limit);
+                page_outcome(self.replicas[*replica].apply_page(&page))
+            }
+            Action::PullForged {
+                replica,
+                limit,
+                forgery,
+            } => {
+                let cursor = self.replicas[*replica].cursor.unwrap_or(0);
+                let mut page = self.server.pull(cursor, *limit);
+                match forgery {
+                    PageForgery::DropFirst if !page.changes.is_empty() => {
+                        page.changes.remove(0);
+                    }
+                    PageForgery::DropFirst => {}
+                    PageForgery::HeadAtCursor => page.head = cursor,
+                }
                 page_outcome(self.replicas[*replica].apply_page(&page))
             }
             Action::Ack { replica, through } => {

@@ -9,8 +9,8 @@ use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
 use fieldmerge::sim::{
-    regression_test, run_with, shrink, Campaign, CampaignReport, FaultKind, Mutation, RunOptions,
-    Scenario, ScenarioSet, SeedResult,
+    regression_test, run_with, shrink, Campaign, CampaignReport, FaultKind, Mark, Mutation,
+    RunOptions, Scenario, ScenarioSet, SeedResult,
 };
 
 const HELP: &str = "\
@@ -333,6 +333,12 @@ fn summary(report: &CampaignReport, seconds: f64, args: &Args) {
         .map(|k| format!("{} {}", k.name(), s.scenarios[*k as usize]))
         .collect();
     println!("scenarios fired: {}", scenarios.join(", "));
+    let marks: Vec<String> = Mark::ALL
+        .iter()
+        .filter(|m| m.simulated())
+        .map(|m| format!("{} {}", m.name(), s.coverage.count(*m)))
+        .collect();
+    println!("coverage marks hit: {}", marks.join(", "));
 }
 
 fn shrink_and_print(args: &Args, failure: &SeedResult) {
