@@ -203,7 +203,7 @@ impl Coverage {
 
     /// The marks of an apply's report: its tally, each conflict's witness
     /// and locality, anomalies and hidden edits. The twin marks that need
-    /// the record before the apply are [`Coverage::twins`]'s.
+    /// the records before the apply are [`Coverage::changes_applied`]'s.
     pub fn report(&mut self, report: &ApplyReport) {
         self.tally(&report.tally);
         for conflict in &report.conflicts {
