@@ -96,6 +96,38 @@ fn r2_1_timestamps_parse_only_the_canonical_spelling_and_format_it_back() {
     assert!(Timestamp::from_ms(253_402_300_800_000).is_err());
 }
 
+/// R2.1 for every day of the range, against a calendar walked one day at a
+/// time (no date arithmetic shared with the kernel): each day's spelling
+/// parses to its count of milliseconds and formats back, at a time of day
+/// that moves with the day; the day after the month's last does not parse.
+#[test]
+fn r2_1_every_calendar_day_from_the_genesis_to_9999_parses_and_formats_back() {
+    fn leap(year: i64) -> bool {
+        year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+    }
+    const DAYS: [i64; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let mut day_index: i64 = 0;
+    for year in 1970..=9999 {
+        for month in 1..=12 {
+            let days = DAYS[month as usize - 1] + i64::from(month == 2 && leap(year));
+            for day in 1..=days {
+                let i = day_index;
+                let (h, m, sec, ms) = (i % 24, i * 7 % 60, i * 13 % 60, i * 37 % 1000);
+                let text = format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{sec:02}.{ms:03}Z");
+                let want = i * 86_400_000 + ((h * 60 + m) * 60 + sec) * 1000 + ms;
+                let parsed = Timestamp::parse(&text).map(Timestamp::as_ms);
+                assert_eq!(parsed, Ok(want), "{text}");
+                assert_eq!(Timestamp::from_ms(want).unwrap().to_string(), text);
+                day_index += 1;
+            }
+            let past = format!("{year:04}-{month:02}-{:02}T00:00:00.000Z", days + 1);
+            assert!(Timestamp::parse(&past).is_err(), "{past}");
+        }
+    }
+    // The walk ends on the last representable day.
+    assert_eq!(day_index * 86_400_000 - 1, Timestamp::MAX.as_ms());
+}
+
 #[test]
 fn r2_2_a_local_write_beats_everything_the_replica_had_seen() {
     let mut phone = replica("phone");
