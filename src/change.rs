@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::error::{ChangeError, ChangeErrorKind};
-use crate::json::{value_depth, VALUE_DEPTH_MAX};
+use crate::json::{value_depth, ParseError, PathStep, VALUE_DEPTH_MAX};
 use crate::origin::Origin;
 use crate::record::{RecordKey, FIELD_META_KEY, SHADOW_FIELD, TOMBSTONE_FIELD};
 use crate::register::{Base, Register, Version, WriterId};
@@ -82,6 +82,7 @@ impl Change {
         let mut sorted: Vec<(Arc<str>, Register)> = Vec::with_capacity(writes.len());
         for (name, reg) in writes {
             check_field(&name, &reg.value).map_err(|k| err(Some(&name), k))?;
+            check_writers(&reg).map_err(|k| err(Some(&name), k))?;
             sorted.push((Arc::from(name.as_str()), reg));
         }
         sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
@@ -387,8 +388,23 @@ pub fn decode_changes(bytes: &[u8]) -> Result<Vec<Change>, ChangeError> {
     };
     // A value sits three levels deep: the batch array, the change object,
     // its `data` object (SPEC R11.1).
-    let value: Value = crate::json::parse_bounded(bytes, 3)
-        .map_err(|message| top(ChangeErrorKind::Json { message }))?;
+    let value: Value = crate::json::parse_bounded(bytes, 3).map_err(|e| match e {
+        // SPEC R11.5: too deep from text as in memory, naming the change
+        // and, when the value is a field's, the field.
+        ParseError::TooDeep(deep) => {
+            let mut err = top(ChangeErrorKind::TooDeep);
+            if let Some(PathStep::Index(i)) = deep.path.first() {
+                err.index = *i;
+            }
+            if let [_, PathStep::Key(Some(member)), PathStep::Key(Some(field))] = &deep.path[..] {
+                if member == "data" {
+                    err.field = Some(field.clone());
+                }
+            }
+            err
+        }
+        ParseError::Json(message) => top(ChangeErrorKind::Json { message }),
+    })?;
     decode_change_values(&value)
 }
 
@@ -428,6 +444,20 @@ pub(crate) fn check_name(name: &str, what: &'static str) -> Result<(), ChangeErr
         return Err(ChangeErrorKind::BadName { what });
     }
     Ok(())
+}
+
+/// SPEC R11.6: a register's `by` and its base's `by` fit a name (either may
+/// be empty: a writer that sent none), so its wire form decodes (R11.4).
+fn check_writers(reg: &Register) -> Result<(), ChangeErrorKind> {
+    if reg.by.as_str().len() > NAME_BYTES_MAX {
+        return Err(ChangeErrorKind::BadName { what: "by" });
+    }
+    match &reg.base {
+        Base::Saw(v) if v.by.as_str().len() > NAME_BYTES_MAX => {
+            Err(ChangeErrorKind::BadName { what: "base.by" })
+        }
+        _ => Ok(()),
+    }
 }
 
 pub(crate) fn check_field(name: &str, value: &Value) -> Result<(), ChangeErrorKind> {

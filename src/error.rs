@@ -145,10 +145,11 @@ impl ChangeErrorKind {
 /// A local write that was refused; the replica is unchanged (SPEC R5).
 #[derive(Clone, PartialEq, Debug, Error)]
 pub enum WriteError {
-    /// A table, id or field name is empty or too long.
+    /// A table, id or field name, or the writing replica's client id, is
+    /// empty or too long.
     #[error("{what} {name:?} must be 1 to 256 bytes long")]
     BadName {
-        /// Which name: `table`, `id` or `field`.
+        /// Which name: `table`, `id`, `field`, `client_id` or `writer`.
         what: &'static str,
         /// The rejected name (at most 40 characters).
         name: String,

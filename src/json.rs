@@ -20,23 +20,78 @@ pub const VALUE_DEPTH_MAX: usize = 128;
 pub(crate) fn parse_bounded<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
     wrappers: usize,
-) -> Result<T, String> {
-    let limit = VALUE_DEPTH_MAX + wrappers;
-    if let Some(at) = nesting_beyond(bytes, limit) {
-        return Err(format!("nested deeper than {limit} levels at byte {at}"));
+) -> Result<T, ParseError> {
+    if let Some(deep) = nesting_beyond(bytes, VALUE_DEPTH_MAX + wrappers, wrappers) {
+        return Err(ParseError::TooDeep(deep));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     de.disable_recursion_limit();
-    let value = T::deserialize(&mut de).map_err(|e| e.to_string())?;
-    de.end().map_err(|e| e.to_string())?;
+    let json = |e: serde_json::Error| ParseError::Json(e.to_string());
+    let value = T::deserialize(&mut de).map_err(json)?;
+    de.end().map_err(json)?;
     Ok(value)
 }
 
-/// The byte offset where the text's nesting of arrays and objects first
-/// exceeds `limit`, counting brackets outside strings. It never
-/// undercounts what a JSON parser would nest before its first error.
-fn nesting_beyond(bytes: &[u8], limit: usize) -> Option<usize> {
+/// Why [`parse_bounded`] refused a text.
+#[derive(Debug)]
+pub(crate) enum ParseError {
+    /// Nested deeper than any valid document: some value is nested deeper
+    /// than [`VALUE_DEPTH_MAX`] (refused before parsing, so hostile nesting
+    /// never recurses).
+    TooDeep(TooDeep),
+    /// Not JSON, or not of the expected shape: the parser's message.
+    Json(String),
+}
+
+/// Where a text first nests deeper than its limit.
+#[derive(Debug)]
+pub(crate) struct TooDeep {
+    /// The byte offset of the bracket that went one level too deep.
+    pub at: usize,
+    /// The array indexes and object keys leading to it, outermost first,
+    /// for the document's own levels (the `wrappers` of [`parse_bounded`]).
+    pub path: Vec<PathStep>,
+}
+
+/// One step of a [`TooDeep`] path.
+#[derive(Debug, PartialEq)]
+pub(crate) enum PathStep {
+    /// An array element, by position.
+    Index(usize),
+    /// An object member, by key (`None` when its key could not be read).
+    Key(Option<String>),
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseError::TooDeep(deep) => write!(
+                f,
+                "nested deeper than {VALUE_DEPTH_MAX} levels of value at byte {}",
+                deep.at
+            ),
+            ParseError::Json(message) => f.write_str(message),
+        }
+    }
+}
+
+// The containers open at one of the document's own levels, while scanning.
+struct Frame {
+    object: bool,
+    index: usize,
+    // In an object: whether the next string is a key, and the last key's span.
+    expect_key: bool,
+    key: Option<(usize, usize)>,
+}
+
+/// Where the text's nesting of arrays and objects first exceeds `limit`,
+/// counting brackets outside strings, with the path through the outermost
+/// `kept` levels. It never undercounts what a JSON parser would nest
+/// before its first error, and it keeps at most `kept` frames.
+fn nesting_beyond(bytes: &[u8], limit: usize, kept: usize) -> Option<TooDeep> {
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let mut frames: Vec<Frame> = Vec::with_capacity(kept);
+    let mut key_start: Option<usize> = None;
     for (i, &b) in bytes.iter().enumerate() {
         if in_string {
             if escaped {
@@ -45,22 +100,67 @@ fn nesting_beyond(bytes: &[u8], limit: usize) -> Option<usize> {
                 escaped = true;
             } else if b == b'"' {
                 in_string = false;
+                if let (Some(start), Some(top)) = (key_start.take(), frames.last_mut()) {
+                    top.key = Some((start, i + 1));
+                }
             }
             continue;
         }
         match b {
-            b'"' => in_string = true,
+            b'"' => {
+                in_string = true;
+                if let Some(top) = frames.last_mut().filter(|_| depth <= kept) {
+                    if top.object && top.expect_key {
+                        top.expect_key = false;
+                        key_start = Some(i);
+                    }
+                }
+            }
             b'[' | b'{' => {
                 depth += 1;
                 if depth > limit {
-                    return Some(i);
+                    return Some(TooDeep {
+                        at: i,
+                        path: frames.iter().map(|f| step(bytes, f)).collect(),
+                    });
+                }
+                if depth <= kept {
+                    frames.push(Frame {
+                        object: b == b'{',
+                        index: 0,
+                        expect_key: b == b'{',
+                        key: None,
+                    });
                 }
             }
-            b']' | b'}' => depth = depth.saturating_sub(1),
+            b']' | b'}' => {
+                if depth <= kept {
+                    frames.pop();
+                }
+                depth = depth.saturating_sub(1);
+            }
+            b',' if depth <= kept => {
+                if let Some(top) = frames.last_mut() {
+                    top.index += 1;
+                    top.expect_key = top.object;
+                }
+            }
             _ => {}
         }
     }
     None
+}
+
+fn step(bytes: &[u8], frame: &Frame) -> PathStep {
+    if frame.object {
+        PathStep::Key(
+            frame
+                .key
+                .and_then(|(from, to)| serde_json::from_slice::<String>(&bytes[from..to]).ok()),
+        )
+    } else {
+        PathStep::Index(frame.index)
+    }
 }
 
 /// The total order over JSON values of SPEC R4.4.

@@ -225,6 +225,7 @@ impl Replica {
         fields: &Map<String, Value>,
     ) -> Result<Option<Change>, WriteError> {
         check_key(key)?;
+        self.check_client_id()?;
         for (name, value) in fields {
             check_patch_field(name, value)?;
         }
@@ -501,6 +502,15 @@ impl Replica {
     // Stamps one local write: every field of `fields` whose value changes.
     // `op` is for an existing record; a write that creates one is an insert.
     // The record is looked up once.
+    // SPEC R11.2, R11.6: the client id names every change this replica
+    // makes, so it must be a wire name, or no server could decode them.
+    fn check_client_id(&self) -> Result<(), WriteError> {
+        check_name(self.client_id.as_str(), "client_id").map_err(|_| WriteError::BadName {
+            what: "client_id",
+            name: self.client_id.as_str().chars().take(40).collect(),
+        })
+    }
+
     fn stamp<'a>(
         &mut self,
         key: &RecordKey,
@@ -509,6 +519,7 @@ impl Replica {
         fields: impl Iterator<Item = (&'a String, &'a Value)>,
         now: Timestamp,
     ) -> Result<Option<Change>, WriteError> {
+        self.check_client_id()?;
         // An exhausted clock refuses only a write that stamps something
         // (R2.3); a no-op write stays a no-op (R5.2).
         let stamp = self.clock.peek(now);

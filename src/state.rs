@@ -180,7 +180,9 @@ impl ReplicaState {
         // A value sits at most five levels deep: the state, `records`, the
         // record, its `fields`, the field (SPEC R12.5).
         let state: ReplicaState =
-            crate::json::parse_bounded(text, 5).map_err(|message| StateError::Json { message })?;
+            crate::json::parse_bounded(text, 5).map_err(|e| StateError::Json {
+                message: e.to_string(),
+            })?;
         state.load()
     }
 }

@@ -131,22 +131,25 @@ fn t(ms: i64) -> Timestamp {
 
 /// R11.5, R11.6: the nesting guard that lets a 128-level value decode (the
 /// parser's own recursion limit is lifted for guarded documents) must count
-/// brackets after a string too. Killed mutant: `==` to `!=` in the escape
-/// test of `nesting_beyond`, which lost track of strings, let a hostile
-/// document through the guard, and overflowed the stack in the parser.
+/// brackets after a string too, and names the change and the field of the
+/// value that is too deep. Killed mutant: `==` to `!=` in the escape test
+/// of `nesting_beyond`, which lost track of strings, let a hostile document
+/// through the guard, and overflowed the stack in the parser.
 #[test]
-fn r11_5_a_hostile_nesting_after_a_string_is_refused_as_json_without_recursing() {
-    for prefix in [
-        r#"["ab","#,
-        r#"[{"id":"t1","data":{"a":"#,
-        r#"[{"id":"a\"b","data":"#,
-    ] {
+fn r11_5_a_hostile_nesting_after_a_string_is_refused_as_too_deep_without_recursing() {
+    fn check(prefix: &str, index: usize, field: Option<&str>) {
         let doc = format!("{prefix}{}", "[".repeat(100_000));
         let err = fieldmerge::decode_changes(doc.as_bytes()).expect_err("hostile");
-        assert_eq!(err.kind.code(), "json", "{prefix}: {err}");
+        let got = (err.kind.code(), err.index, err.field.as_deref());
+        assert_eq!(got, ("too_deep", index, field), "{prefix}: {err}");
         let err = fieldmerge::ReplicaState::load_json(doc.as_bytes()).expect_err("hostile");
         assert_eq!(err.code(), "state_json", "{prefix}: {err}");
     }
+    check(r#"["ab","#, 1, None);
+    check(r#"[{"id":"t1","data":{"a":"#, 0, Some("a"));
+    check(r#"[{"id":"a\"b","data":"#, 0, None);
+    check(r#"[{}, {"data": {"x\"]": 1, "y":"#, 1, Some("y"));
+    check(r#"[{"data": {"a": "[[[{", "b":"#, 0, Some("b"));
 }
 
 /// R11.6: brackets and escaped quotes inside strings are text, not nesting:

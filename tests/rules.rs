@@ -985,6 +985,140 @@ fn r11_5_bad_changes_are_typed_errors_naming_change_and_field() {
     assert_eq!(decode_changes(b"[{").unwrap_err().kind.code(), "json");
 }
 
+#[test]
+fn r5_5_a_replica_whose_client_id_is_no_name_refuses_every_local_write() {
+    for id in [String::new(), "p".repeat(257)] {
+        let mut phone = Replica::new(WriterId::new(&id));
+        let k = key("t1");
+        // The replica holds a live and a deleted record another writer made.
+        let (mut laptop, gone) = (replica("laptop"), key("t2"));
+        let made = [
+            laptop.write(&k, &Actor::User, &obj(json!({"a": 0})), t(0)),
+            laptop.write(&gone, &Actor::User, &obj(json!({"a": 0})), t(0)),
+            laptop.delete(&gone, &Actor::User, t(0)),
+        ];
+        let made: Vec<_> = made.into_iter().map(|c| c.unwrap().unwrap()).collect();
+        phone.apply(&made, Delivery::Live);
+        let before = phone.clone();
+        let errors = [
+            phone.write(&k, &Actor::User, &obj(json!({"a": 1})), t(1)),
+            phone.delete(&k, &Actor::User, t(1)),
+            phone.restore(&gone, &Actor::User, t(1)),
+            phone.bootstrap(
+                &RecordKey::singleton("userContext", "u1"),
+                &obj(json!({"a": 1})),
+            ),
+        ]
+        .map(|r| r.map(|_| ()).map_err(|e| e.code()));
+        assert_eq!(errors, [Err("bad_name"); 4], "{id:?}");
+        assert_eq!(phone, before);
+    }
+    let mut fine = Replica::new(WriterId::new(&"p".repeat(256)));
+    let c = fine.write(&key("t1"), &Actor::User, &obj(json!({"a": 1})), t(1));
+    let c = c
+        .expect("a 256-byte client id is a name")
+        .expect("a change");
+    assert_eq!(fieldmerge::Change::from_wire(&c.to_wire(), 0), Ok(c));
+}
+
+/// R11.6: each limit admits its bound and refuses one past it, from the
+/// wire and in memory; too many entries are refused before any field is
+/// read, whichever of `data` and `field_meta` has them.
+#[test]
+fn r11_6_every_limit_admits_its_bound_and_refuses_one_past_it() {
+    let at = "2026-04-26T10:00:00.000Z";
+    let wire = |fields: usize, metas: usize, by: &str, base_by: &str, name: &str| {
+        let data: serde_json::Map<String, Value> = (0..fields)
+            .map(|i| (format!("{name}{i:04}"), json!(i)))
+            .collect();
+        let meta: serde_json::Map<String, Value> = (0..metas)
+            .map(|i| {
+                let m = json!({"at": at, "origin": "user", "by": by, "base": {"at": at, "by": base_by}});
+                (format!("{name}{i:04}"), m)
+            })
+            .collect();
+        json!({"table": "tasks", "id": "t1", "op": "update", "data": data, "field_meta": meta, "client_id": "c"})
+    };
+    fn check(wire: Value, expected: Result<(), (&str, Option<&str>)>) {
+        let got = fieldmerge::Change::from_wire(&wire, 0).map(|_| ());
+        let got = got.map_err(|e| (e.kind.code(), e.field));
+        let expected = expected.map_err(|(code, field)| (code, field.map(str::to_owned)));
+        assert_eq!(got, expected, "{:.200}", wire.to_string());
+    }
+    let (w256, w257) = ("w".repeat(256), "w".repeat(257));
+    let n252 = "n".repeat(252); // + 4 digits = 256 bytes
+    let n253 = "n".repeat(253);
+    check(wire(1024, 1024, "c", "d", "f"), Ok(()));
+    check(
+        wire(1025, 1025, "c", "d", "f"),
+        Err(("too_many_fields", None)),
+    );
+    check(
+        wire(1025, 1024, "c", "d", "f"),
+        Err(("too_many_fields", None)),
+    );
+    check(
+        wire(1024, 1025, "c", "d", "f"),
+        Err(("too_many_fields", None)),
+    );
+    check(wire(1, 1, &w256, &w256, &n252), Ok(()));
+    check(
+        wire(1, 1, &w257, "d", "f"),
+        Err(("bad_name", Some("f0000"))),
+    );
+    check(
+        wire(1, 1, "c", &w257, "f"),
+        Err(("bad_name", Some("f0000"))),
+    );
+    let long_field = format!("{n253}0000");
+    check(
+        wire(1, 1, "c", "d", &n253),
+        Err(("bad_name", Some(long_field.as_str()))),
+    );
+    for (table, id, ok) in [
+        (w256.as_str(), "t1", true),
+        ("t", w256.as_str(), true),
+        (w257.as_str(), "t1", false),
+        ("t", w257.as_str(), false),
+    ] {
+        let w = json!({"table": table, "id": id, "op": "update", "data": {"a": 1},
+            "field_meta": {"a": {"at": at, "origin": "user"}}, "client_id": "c"});
+        check(w, if ok { Ok(()) } else { Err(("bad_name", None)) });
+    }
+    // In memory: the same bounds.
+    let writes = |n: usize, by: &str| -> Vec<(String, Register)> {
+        (0..n)
+            .map(|i| (format!("f{i:04}"), user(json!(i), 1, by)))
+            .collect()
+    };
+    let new = |writes: Vec<(String, Register)>| {
+        fieldmerge::Change::new(
+            RecordKey::new("tasks", "t1"),
+            fieldmerge::Op::Update,
+            writes,
+            WriterId::new("c"),
+            None,
+        )
+        .map(|_| ())
+        .map_err(|e| e.kind.code())
+    };
+    assert_eq!(new(writes(1024, "c")), Ok(()));
+    assert_eq!(new(writes(1025, "c")), Err("too_many_fields"));
+    assert_eq!(new(writes(1, &w256)), Ok(()));
+    assert_eq!(new(writes(1, &w257)), Err("bad_name"));
+    // A register whose base names a writer past the limit: its wire form
+    // could not decode (R11.4), so it is refused when built.
+    let saw = |by: &str| {
+        let base = Base::Saw(Version {
+            at: t(0),
+            by: WriterId::new(by),
+        });
+        vec![("a".to_owned(), reg(json!(1), 1, "c", Origin::User, base))]
+    };
+    assert_eq!(new(saw(&w256)), Ok(()));
+    assert_eq!(new(saw(&w257)), Err("bad_name"));
+}
+
 // ---------------------------------------------------------------- R12
 
 #[test]
