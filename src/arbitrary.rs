@@ -788,6 +788,8 @@ pub enum Action {
         changes: Vec<Change>,
         /// The cursor.
         cursor: u64,
+        /// The push's clock epoch.
+        clock_epoch: u64,
         /// The server's time.
         now: Timestamp,
     },
@@ -846,6 +848,10 @@ pub enum Action {
         replica: usize,
         /// The server's time.
         server_now: Timestamp,
+        /// The clock epoch the refusal demands; `None` for the replica's
+        /// own plus one (a fresh refusal), a small number otherwise (often
+        /// old news, which changes nothing).
+        clock_epoch: Option<u64>,
         /// The replica's wall time.
         now: Timestamp,
     },
@@ -971,6 +977,7 @@ pub fn action(u: &mut Unstructured) -> Result<Action> {
             client: client_id(u)?,
             changes: changes(u)?,
             cursor: u.int_in_range(0u64..=4)?,
+            clock_epoch: u.int_in_range(0u64..=2)?,
             now: timestamp(u)?,
         },
         27..=31 => Action::Pull {
@@ -998,6 +1005,11 @@ pub fn action(u: &mut Unstructured) -> Result<Action> {
         36 => Action::CorrectClock {
             replica,
             server_now: timestamp(u)?,
+            clock_epoch: if u.ratio(1u8, 4)? {
+                Some(u.int_in_range(0u64..=2)?)
+            } else {
+                None
+            },
             now: timestamp(u)?,
         },
         37..=38 => Action::ServerWrite {

@@ -251,10 +251,69 @@ pub enum PushError {
         /// The highest `client_seq` of the pusher the log already holds, so
         /// the client can drop those from its outbox before it restamps.
         acked_through: Option<u64>,
+        /// The clock epoch the server now requires of this client: the
+        /// refused push's plus one (SPEC R12.4).
+        clock_epoch: u64,
+    },
+    /// The push was made before a clock correction the server demanded of
+    /// this client: a copy of a refused push still in flight, or a client
+    /// that lost its correction (SPEC R12.4).
+    #[error("the push's clock epoch {found} is older than the {required} the server requires")]
+    StaleClock {
+        /// The push's clock epoch.
+        found: u64,
+        /// The clock epoch the server requires of this client.
+        required: u64,
+        /// The server's time, for the client to correct its clock.
+        server_now: Timestamp,
+        /// The skew the server allows.
+        skew_ms_max: i64,
+        /// The highest `client_seq` of the pusher the log already holds.
+        acked_through: Option<u64>,
     },
 }
 
 impl PushError {
+    /// What a `clock_ahead` or `stale_clock` refusal tells the client, for
+    /// [`Replica::correct_clock`](crate::Replica::correct_clock); `None` for
+    /// every other refusal.
+    pub fn clock_correction(&self) -> Option<ClockCorrection> {
+        match self {
+            PushError::ClockAhead {
+                server_now,
+                skew_ms_max,
+                clock_epoch,
+                ..
+            } => Some(ClockCorrection {
+                server_now: *server_now,
+                skew_ms_max: *skew_ms_max,
+                clock_epoch: *clock_epoch,
+            }),
+            PushError::StaleClock {
+                required,
+                server_now,
+                skew_ms_max,
+                ..
+            } => Some(ClockCorrection {
+                server_now: *server_now,
+                skew_ms_max: *skew_ms_max,
+                clock_epoch: *required,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The highest `client_seq` of the pusher the log holds, when the
+    /// refusal says (`clock_ahead`, `stale_clock`): the client acks through
+    /// it before it corrects its clock (SPEC R12.4).
+    pub fn acked_through(&self) -> Option<u64> {
+        match self {
+            PushError::ClockAhead { acked_through, .. }
+            | PushError::StaleClock { acked_through, .. } => *acked_through,
+            _ => None,
+        }
+    }
+
     /// A stable, language-neutral code for conformance vectors.
     pub fn code(&self) -> &'static str {
         match self {
@@ -263,8 +322,23 @@ impl PushError {
             PushError::SeqOrder { .. } => "seq_order",
             PushError::Gap { .. } => "seq_gap",
             PushError::ClockAhead { .. } => "clock_ahead",
+            PushError::StaleClock { .. } => "stale_clock",
         }
     }
+}
+
+/// What a `clock_ahead` refusal tells a client about its clock (SPEC R12.4),
+/// the input of [`Replica::correct_clock`](crate::Replica::correct_clock).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ClockCorrection {
+    /// The server's time when it refused.
+    pub server_now: Timestamp,
+    /// The skew the server allows.
+    pub skew_ms_max: i64,
+    /// The clock epoch the server requires of the client's next push: the
+    /// client takes it, so that every push it made before the correction is
+    /// refused as `stale_clock` should a copy of it still be in flight.
+    pub clock_epoch: u64,
 }
 
 /// A pulled page the replica refused to apply; the replica is unchanged

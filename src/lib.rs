@@ -83,7 +83,8 @@ pub use crate::change::{
 };
 pub use crate::classify::{decide, ConflictRule, Decision, Delivery, Silence};
 pub use crate::error::{
-    ChangeError, ChangeErrorKind, PageError, PushError, StateError, TimestampError, WriteError,
+    ChangeError, ChangeErrorKind, ClockCorrection, PageError, PushError, StateError,
+    TimestampError, WriteError,
 };
 pub use crate::json::{cmp_values, value_depth, values_equal, VALUE_DEPTH_MAX};
 pub use crate::origin::{Actor, Origin, SYSTEM_BOOTSTRAP, SYSTEM_MIGRATION};

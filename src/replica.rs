@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::change::{check_field, check_name, Change, Op, FIELDS_PER_CHANGE_MAX};
 use crate::classify::{ConflictRule, Decision, Delivery, Silence};
-use crate::error::{ChangeErrorKind, PageError, WriteError};
+use crate::error::{ChangeErrorKind, ClockCorrection, PageError, WriteError};
 use crate::origin::{Actor, Origin, SYSTEM_BOOTSTRAP};
 use crate::record::{Record, RecordKey, FIELD_META_KEY, SHADOW_FIELD, TOMBSTONE_FIELD};
 use crate::register::{Base, Register, Version, WriterId};
@@ -26,6 +26,10 @@ pub struct Clock {
     /// The correction added to the caller's `now`, learnt from the server
     /// when it refused a push as too far ahead (SPEC R12.4).
     pub offset_ms: i64,
+    /// How many clock corrections the server has demanded: every push
+    /// carries it, and the server refuses a push older than its last
+    /// demand (SPEC R12.4).
+    pub epoch: u64,
 }
 
 impl Clock {
@@ -371,6 +375,7 @@ impl Replica {
             client_id: self.client_id.clone(),
             changes: self.outbox.clone(),
             cursor: self.cursor.unwrap_or(0),
+            clock_epoch: self.clock.epoch,
         }
     }
 
@@ -401,27 +406,57 @@ impl Replica {
     }
 
     /// The clock correction of SPEC R12.4, after the server refused a push
-    /// with [`PushError::ClockAhead`](crate::PushError::ClockAhead): learns
-    /// the offset `server_now - now` and restamps, oldest first, exactly the
-    /// pending changes the server refuses, those stamped after
-    /// `server_now + skew_ms_max`. Changes within the skew keep their stamps,
-    /// since the server may already hold them (a lost acknowledgement). The
-    /// restamped writes still beat everything the replica has seen; their
-    /// registers and the bases of later pending writes follow; nothing is
-    /// dropped.
+    /// with [`PushError::ClockAhead`](crate::PushError::ClockAhead) (see
+    /// [`PushError::clock_correction`](crate::PushError::clock_correction)):
+    /// learns the offset `server_now - now`, takes the clock epoch the
+    /// server requires (so that no push made before the correction can
+    /// reach the log) and restamps, oldest first, exactly the pending
+    /// changes the server refuses: those stamped after
+    /// `server_now + skew_ms_max`. A correction whose epoch is not newer
+    /// than the replica's is the refusal of a push made before an earlier
+    /// correction, and changes nothing. Changes within the skew keep their
+    /// stamps, since the server may already hold them (a lost
+    /// acknowledgement). The restamped writes still beat everything the
+    /// replica has seen; their registers and the bases of later pending
+    /// writes follow; nothing is dropped.
     ///
     /// # Errors
     /// [`WriteError::ClockExhausted`]; the replica is unchanged.
+    ///
+    /// # Example
+    /// ```
+    /// use fieldmerge::{Actor, RecordKey, Replica, Server, ServerConfig, Timestamp, WriterId};
+    /// let t = |ms: i64| Timestamp::from_ms(1_777_197_600_000 + ms).unwrap();
+    /// let mut phone = Replica::new(WriterId::new("phone"));
+    /// let fields = serde_json::json!({"title": "x"}).as_object().cloned().unwrap();
+    /// let an_hour_ahead = t(3_600_000);
+    /// phone.write(&RecordKey::new("tasks", "t1"), &Actor::User, &fields, an_hour_ahead).unwrap();
+    /// let mut server = Server::new(ServerConfig::default());
+    /// let refusal = server.push(&phone.push(), t(0)).unwrap_err();
+    /// let correction = refusal.clock_correction().expect("clock_ahead");
+    /// phone.correct_clock(&correction, an_hour_ahead).unwrap();
+    /// assert_eq!(server.push(&phone.push(), t(0)).unwrap().appended, 1);
+    /// ```
     pub fn correct_clock(
         &mut self,
-        server_now: Timestamp,
-        skew_ms_max: i64,
+        correction: &ClockCorrection,
         now: Timestamp,
     ) -> Result<(), WriteError> {
-        let limit = server_now.saturating_add_ms(skew_ms_max);
+        // A refusal of a push made before this replica's last correction is
+        // old news: that correction already restamped what it refused, and
+        // restamping again, now, could replace stamps of a push made since,
+        // which the server would still accept (SPEC R12.4).
+        if correction.clock_epoch <= self.clock.epoch {
+            return Ok(());
+        }
+        let server_now = correction.server_now;
+        let limit = server_now.saturating_add_ms(correction.skew_ms_max);
         let refused = |change: &Change| change.max_at().is_some_and(|at| at > limit);
         let mut next = self.clone();
         next.clock.offset_ms = server_now.as_ms() - now.as_ms();
+        // Every push made before this correction is now stale: the server
+        // refuses a copy still in flight, whose stamps this restamps.
+        next.clock.epoch = correction.clock_epoch;
         // The floor: everything seen, and every register that is not a
         // refused pending write. Stamps rise along the outbox (R2.2), so the
         // refused changes are a suffix of it.
@@ -621,6 +656,8 @@ pub struct Push {
     pub changes: Vec<Change>,
     /// The client's cursor: the reply carries the log after it.
     pub cursor: u64,
+    /// The client's clock epoch when it made the push (SPEC R12.4).
+    pub clock_epoch: u64,
 }
 
 /// Merges the registers of one change or record into `records` and reports

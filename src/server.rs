@@ -78,6 +78,9 @@ pub struct Server {
     last_seq: BTreeMap<WriterId, u64>,
     // The greatest `at` in the log: the server's own logical clock.
     high: Timestamp,
+    // Per client, the clock epoch its pushes must carry: one more than that
+    // of its last push refused as `clock_ahead` (SPEC R12.4).
+    clock_epoch: BTreeMap<WriterId, u64>,
 }
 
 impl Server {
@@ -89,6 +92,7 @@ impl Server {
             state: BTreeMap::new(),
             last_seq: BTreeMap::new(),
             high: Timestamp::GENESIS,
+            clock_epoch: BTreeMap::new(),
         }
     }
 
@@ -117,6 +121,12 @@ impl Server {
         self.state.get(key)
     }
 
+    /// The clock epoch the server requires of `client`'s pushes (SPEC
+    /// R12.4): 0 until it refuses one as `clock_ahead`.
+    pub fn clock_epoch(&self, client: &WriterId) -> u64 {
+        self.clock_epoch.get(client).copied().unwrap_or(0)
+    }
+
     /// The highest `client_seq` appended from `client`.
     pub fn last_seq(&self, client: &WriterId) -> Option<u64> {
         self.last_seq.get(client).copied()
@@ -129,13 +139,34 @@ impl Server {
     /// replies with the acknowledgement and a page after the push's cursor.
     ///
     /// # Errors
-    /// [`PushError`] for a change of another client, a missing or
+    /// [`PushError`] for a push made before a clock correction the server
+    /// demanded (`stale_clock`), a change of another client, a missing or
     /// non-consecutive `client_seq`, a gap after what the server has, or a
     /// stamp more than [`ServerConfig::skew_ms_max`] ahead of `now` (the
-    /// error carries `now`, so the client can correct its clock). The server
-    /// is unchanged.
+    /// error carries `now`, so the client can correct its clock). The log,
+    /// the state and the dedup table are unchanged; a `clock_ahead` refusal
+    /// raises the clock epoch the client's pushes must carry (SPEC R12.4).
     pub fn push(&mut self, push: &Push, now: Timestamp) -> Result<PushReply, PushError> {
+        let result = self.try_push(push, now);
+        if let Err(PushError::ClockAhead { clock_epoch, .. }) = &result {
+            self.clock_epoch
+                .insert(push.client_id.clone(), *clock_epoch);
+        }
+        result
+    }
+
+    fn try_push(&mut self, push: &Push, now: Timestamp) -> Result<PushReply, PushError> {
         let last = self.last_seq.get(&push.client_id).copied().unwrap_or(0);
+        let required = self.clock_epoch(&push.client_id);
+        if push.clock_epoch < required {
+            return Err(PushError::StaleClock {
+                found: push.clock_epoch,
+                required,
+                server_now: now,
+                skew_ms_max: self.config.skew_ms_max,
+                acked_through: self.last_seq.get(&push.client_id).copied(),
+            });
+        }
         let mut previous: Option<u64> = None;
         let mut first_new: Option<u64> = None;
         let limit = now.saturating_add_ms(self.config.skew_ms_max);
@@ -167,6 +198,7 @@ impl Server {
                         server_now: now,
                         skew_ms_max: self.config.skew_ms_max,
                         acked_through: self.last_seq.get(&push.client_id).copied(),
+                        clock_epoch: push.clock_epoch.saturating_add(1),
                     });
                 }
             }

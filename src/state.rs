@@ -52,6 +52,13 @@ pub struct ClockState {
     /// The learnt correction of the wall clock.
     #[serde(default)]
     pub offset_ms: i64,
+    /// The clock epoch (SPEC R12.4); absent means 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub epoch: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl ReplicaState {
@@ -73,6 +80,7 @@ impl ReplicaState {
                 seen: clock.seen,
                 stamped: clock.stamped,
                 offset_ms: clock.offset_ms,
+                epoch: clock.epoch,
             }),
         }
     }
@@ -154,11 +162,13 @@ impl ReplicaState {
                 seen,
                 stamped,
                 offset_ms: 0,
+                epoch: 0,
             },
             |c| Clock {
                 seen: c.seen,
                 stamped: c.stamped,
                 offset_ms: c.offset_ms,
+                epoch: c.epoch,
             },
         );
         Ok(Replica::from_parts(ReplicaParts {

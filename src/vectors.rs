@@ -45,6 +45,7 @@ use serde_json::{Map, Value};
 
 use crate::change::{decode_change_values, decode_changes, Change};
 use crate::classify::Delivery;
+use crate::error::ClockCorrection;
 use crate::json::cmp_values;
 use crate::origin::Actor;
 use crate::record::{derive_updated_at, Record, RecordKey};
@@ -239,6 +240,8 @@ pub enum Step {
         changes: Value,
         /// The client's cursor.
         cursor: u64,
+        /// The push's clock epoch (SPEC R12.4; 0 when the step names none).
+        clock_epoch: u64,
         /// The server's time.
         now: Timestamp,
     },
@@ -281,6 +284,9 @@ pub enum Step {
         replica: String,
         /// The server's time from the refusal.
         server_now: Timestamp,
+        /// The clock epoch the refusal demands; `None` for the replica's
+        /// own plus one (a fresh refusal).
+        clock_epoch: Option<u64>,
         /// The replica's wall time.
         now: Timestamp,
     },
@@ -572,12 +578,14 @@ impl Engine for KernelEngine {
                 client_id,
                 changes,
                 cursor,
+                clock_epoch,
                 now,
             } => {
                 let push = Push {
                     client_id: WriterId::new(client_id),
                     changes: decode(changes)?,
                     cursor: *cursor,
+                    clock_epoch: *clock_epoch,
                 };
                 let reply = self
                     .server
@@ -621,13 +629,20 @@ impl Engine for KernelEngine {
             Step::CorrectClock {
                 replica,
                 server_now,
+                clock_epoch,
                 now,
             } => {
                 // The replica corrects against the skew of the vector's server,
                 // the one that refused its push (SPEC R12.4).
                 let skew_ms_max = self.server.config().skew_ms_max;
-                self.replica_mut(replica)?
-                    .correct_clock(*server_now, skew_ms_max, *now)
+                let target = self.replica_mut(replica)?;
+                let correction = ClockCorrection {
+                    server_now: *server_now,
+                    skew_ms_max,
+                    clock_epoch: clock_epoch.unwrap_or(target.clock().epoch + 1),
+                };
+                target
+                    .correct_clock(&correction, *now)
                     .map_err(|e| failure(e.code(), &e))?
             }
             Step::Load { replica, state } => self.load_replica(replica, state)?,
@@ -652,14 +667,16 @@ impl Engine for KernelEngine {
         m.insert("cursor".into(), opt_u64(replica.cursor()));
         m.insert("hydrating".into(), Value::from(replica.is_hydrating()));
         let clock = replica.clock();
-        m.insert(
-            "clock".into(),
-            serde_json::json!({
-                "seen": clock.seen.to_string(),
-                "stamped": clock.stamped.to_string(),
-                "offset_ms": clock.offset_ms,
-            }),
-        );
+        let mut clock_json = serde_json::json!({
+            "seen": clock.seen.to_string(),
+            "stamped": clock.stamped.to_string(),
+            "offset_ms": clock.offset_ms,
+        });
+        // As in the persisted state: the epoch only once it is not 0.
+        if clock.epoch > 0 {
+            clock_json["epoch"] = Value::from(clock.epoch);
+        }
+        m.insert("clock".into(), clock_json);
         m.insert("derive_updated_at".into(), derived_list(replica.records()));
         m.insert("deleted".into(), deleted_list(replica.records()));
         Some(m)
@@ -1351,6 +1368,10 @@ fn parse_step(raw: &Value, names: &[String]) -> Result<(Step, Map<String, Value>
                 None => 0,
                 Some(v) => v.as_u64().ok_or("cursor must be an unsigned integer")?,
             },
+            clock_epoch: match m.get("clock_epoch") {
+                None => 0,
+                Some(_) => m.uint("clock_epoch")?,
+            },
             now: m.time("now")?,
         },
         "pull" => Step::Pull {
@@ -1382,6 +1403,10 @@ fn parse_step(raw: &Value, names: &[String]) -> Result<(Step, Map<String, Value>
         "correct_clock" => Step::CorrectClock {
             replica: m.replica(names)?,
             server_now: m.time("server_now")?,
+            clock_epoch: match m.get("clock_epoch") {
+                None => None,
+                Some(_) => Some(m.uint("clock_epoch")?),
+            },
             now: m.time("now")?,
         },
         "load" => Step::Load {

@@ -332,6 +332,7 @@ fn r12_4_an_acknowledged_push_counts_as_received() {
         Action::CorrectClock {
             replica: 0,
             server_now: t(0),
+            clock_epoch: None,
             now: t(100),
         },
         Action::Write {

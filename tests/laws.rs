@@ -626,10 +626,19 @@ laws! {
             _ => {}
         }
         let push = Push { cursor: u.int_in_range(0u64..=8)?, ..push };
+        let push = Push { clock_epoch: u.int_in_range(0u64..=2)?, ..push };
         let before = server.clone();
         if let Err(e) = server.push(&push, timestamp(u)?) {
-            assert!(["foreign_change", "missing_seq", "seq_order", "seq_gap", "clock_ahead"].contains(&e.code()));
-            assert_same!(server, before);
+            assert!(["foreign_change", "missing_seq", "seq_order", "seq_gap", "clock_ahead", "stale_clock"].contains(&e.code()));
+            // R12.4: a clock_ahead refusal raises the epoch the client's next
+            // push must carry, and changes nothing else.
+            let mut expected = before.clone();
+            if e.code() == "clock_ahead" {
+                assert_eq!(server.clock_epoch(&push.client_id), push.clock_epoch + 1);
+                assert_eq!((server.log(), server.records()), (before.log(), before.records()));
+                expected = server.clone();
+            }
+            assert_same!(server, expected);
         }
         Ok(())
     }

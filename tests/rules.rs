@@ -1179,6 +1179,64 @@ fn r12_1_pushes_are_deduplicated_by_client_sequence_and_validated_whole() {
     check(&mut server, unsequenced, "missing_seq", &before);
 }
 
+/// R12.4, clock epochs: a copy of a push made before a correction, still in
+/// flight when the server's clock has caught up with its stamps, is refused
+/// as `stale_clock`, so the client's later write is the one that wins; the
+/// refusal of an old push is old news to the corrected client; a client
+/// that lost its correction (reloaded from before it) corrects again.
+#[test]
+fn r12_4_a_push_made_before_a_clock_correction_never_reaches_the_log() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut phone = replica("phone");
+    let ahead = t(3_600_000);
+    let k = key("t1");
+    phone
+        .write(&k, &Actor::User, &obj(json!({"title": "a"})), ahead)
+        .unwrap();
+    let before_correction = ReplicaState::of(&phone);
+    let copy = phone.push(); // a copy the network will deliver late
+    let refusal = server.push(&phone.push(), t(0)).unwrap_err();
+    let correction = refusal.clock_correction().unwrap();
+    phone.correct_clock(&correction, ahead).unwrap();
+    phone
+        .write(
+            &k,
+            &Actor::User,
+            &obj(json!({"title": "b"})),
+            ahead.saturating_add_ms(1),
+        )
+        .unwrap();
+    // An hour later the copy arrives: its stamps are within the skew now.
+    let late = server.push(&copy, ahead).unwrap_err();
+    assert_eq!(late.code(), "stale_clock");
+    assert_eq!(server.head(), 0);
+    // Its refusal is old news to the corrected phone.
+    let unchanged = phone.clone();
+    phone
+        .correct_clock(&late.clock_correction().unwrap(), ahead)
+        .unwrap();
+    assert_eq!(phone, unchanged);
+    let reply = server.push(&phone.push(), ahead).unwrap();
+    assert_eq!((reply.appended, server.head()), (2, 2));
+    assert_eq!(
+        server.record(&k).unwrap().field("title").unwrap().value,
+        json!("b")
+    );
+
+    // A phone that lost its correction: reloaded from before it.
+    let mut lost = before_correction.load().unwrap();
+    let mut server = Server::new(ServerConfig::default());
+    let first = server.push(&lost.push(), t(0)).unwrap_err();
+    assert_eq!(first.code(), "clock_ahead");
+    let again = server.push(&lost.push(), ahead).unwrap_err();
+    assert_eq!(again.code(), "stale_clock");
+    lost.ack(again.acked_through());
+    lost.correct_clock(&again.clock_correction().unwrap(), ahead)
+        .unwrap();
+    assert_eq!(lost.clock().epoch, 1);
+    assert_eq!(server.push(&lost.push(), ahead).unwrap().appended, 1);
+}
+
 #[test]
 fn r12_3_and_r12_4_a_fast_clock_is_refused_then_corrected_and_nothing_is_lost() {
     let mut server = Server::new(ServerConfig::default());
@@ -1201,8 +1259,16 @@ fn r12_3_and_r12_4_a_fast_clock_is_refused_then_corrected_and_nothing_is_lost() 
         panic!("{err:?}")
     };
     assert_eq!(server_now, t(0));
-    assert_eq!(server, before);
-    phone.correct_clock(server_now, 60_000, ahead).unwrap();
+    // Nothing is appended; the client's next push must carry a newer epoch.
+    assert_eq!(
+        (server.log(), server.records()),
+        (before.log(), before.records())
+    );
+    assert_eq!(server.clock_epoch(phone.client_id()), 1);
+    let correction = err.clock_correction().expect("a clock_ahead refusal");
+    assert_eq!(correction.clock_epoch, 1);
+    phone.correct_clock(&correction, ahead).unwrap();
+    assert_eq!(phone.clock().epoch, 1);
     let record = phone.record(&key("t1")).unwrap();
     assert_eq!(record.field("title").unwrap().value, json!("b"));
     assert!(record.field("title").unwrap().at <= t(2));
@@ -1379,7 +1445,7 @@ fn r12_4_clock_correction_keeps_changes_the_server_may_already_hold() {
     );
     let kept = phone.outbox()[0].clone();
     phone
-        .correct_clock(server_now, skew_ms_max, t(7_200_000))
+        .correct_clock(&err.clock_correction().unwrap(), t(7_200_000))
         .unwrap();
     assert_eq!(
         phone.outbox()[0],
@@ -1493,16 +1559,9 @@ fn r12_5_a_state_without_a_clock_does_not_count_its_own_pending_writes_as_seen()
     assert_eq!(loaded.clock().seen, t(0));
     assert_eq!(loaded.clock().stamped, t(7_200_000));
     let err = server.push(&loaded.push(), t(2)).unwrap_err();
-    let PushError::ClockAhead {
-        server_now,
-        skew_ms_max,
-        ..
-    } = err
-    else {
-        panic!("{err:?}")
-    };
+    assert_eq!(err.code(), "clock_ahead");
     loaded
-        .correct_clock(server_now, skew_ms_max, t(7_200_001))
+        .correct_clock(&err.clock_correction().unwrap(), t(7_200_001))
         .unwrap();
     assert_eq!(loaded.outbox()[0].max_at(), Some(t(2)), "the server's time");
     sync(&mut loaded, &mut server, t(4));

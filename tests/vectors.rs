@@ -246,7 +246,7 @@ fn damaged_vectors_never_panic_the_runner() {
 
 /// Every stable error code of SPEC R11.5, the write, push, page and state
 /// boundaries, as listed in `spec/vectors/README.md`.
-const ERROR_CODES: [&str; 28] = [
+const ERROR_CODES: [&str; 29] = [
     "json",
     "wrong_type",
     "missing",
@@ -273,6 +273,7 @@ const ERROR_CODES: [&str; 28] = [
     "seq_order",
     "seq_gap",
     "clock_ahead",
+    "stale_clock",
     "state_json",
     "state_inconsistent",
 ];

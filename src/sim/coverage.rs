@@ -121,6 +121,9 @@ marks! {
     PushRefusedSeqGap = "push_refused_seq_gap", "R12.1 seq_gap", false;
     /// [`PushError::ClockAhead`].
     PushRefusedClockAhead = "push_refused_clock_ahead", "R12.3 clock_ahead", true;
+    /// [`PushError::StaleClock`]: a copy of a push made before a clock
+    /// correction.
+    PushRefusedStaleClock = "push_refused_stale_clock", "R12.4 stale_clock", true;
     /// [`Replica::correct_clock`](crate::Replica::correct_clock) succeeded.
     ClockCorrected = "clock_corrected", "R12.4 pending writes restamped", true;
     /// [`derive_updated_at`](crate::derive_updated_at) of a row with `__fieldMeta`.
@@ -298,6 +301,7 @@ impl Coverage {
             PushError::SeqOrder { .. } => Mark::PushRefusedSeqOrder,
             PushError::Gap { .. } => Mark::PushRefusedSeqGap,
             PushError::ClockAhead { .. } => Mark::PushRefusedClockAhead,
+            PushError::StaleClock { .. } => Mark::PushRefusedStaleClock,
         });
     }
 }

@@ -252,6 +252,9 @@ pub enum ViolationKind {
     /// A write displaced one whose writer had already seen it: the newer
     /// write lost to the older (SPEC R2.2).
     CausalityInversion,
+    /// The log appended a stamp its client had replaced by a clock
+    /// correction (SPEC R12.4).
+    StaleStamp,
     /// A malformed twin other than two bootstrap rows of different app
     /// versions (two writes with one version: the logical clock failed), or
     /// an apply whose anomaly reports differ from the twins it met (SPEC
@@ -293,6 +296,7 @@ impl ViolationKind {
             ViolationKind::NotFieldLww => "not-field-lww",
             ViolationKind::UnknownRegister => "unknown-register",
             ViolationKind::CausalityInversion => "causality-inversion",
+            ViolationKind::StaleStamp => "stale-stamp",
             ViolationKind::Anomaly => "anomaly",
             ViolationKind::Bootstrap => "bootstrap",
             ViolationKind::HiddenEditUnsound => "hidden-edit-unsound",
@@ -357,11 +361,6 @@ pub struct Stats {
     pub legacy_exempt_unseen: u64,
     /// Pending writes discarded by a database wipe (lost by choice).
     pub wiped_writes: u64,
-    /// Writes that lost to their writer's own earlier write, or conflicts
-    /// reported against it, because a copy of it sent before a clock
-    /// correction reached the log with the stamp the correction replaced (a
-    /// finding about SPEC R12.4: see the report of issue #4).
-    pub disowned_inversions: u64,
     /// How often each fault fired, indexed by [`FaultKind`].
     pub faults: [u64; 10],
     /// How often each scenario fired, indexed by [`Scenario`].
@@ -385,7 +384,6 @@ impl Stats {
         self.hidden_edits += other.hidden_edits;
         self.legacy_exempt_unseen += other.legacy_exempt_unseen;
         self.wiped_writes += other.wiped_writes;
-        self.disowned_inversions += other.disowned_inversions;
         self.merge_false_conflicts += other.merge_false_conflicts;
         self.coverage.merge(&other.coverage);
         for (a, b) in self.faults.iter_mut().zip(other.faults) {

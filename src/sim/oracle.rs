@@ -66,8 +66,9 @@ pub(crate) struct Oracle {
     by_version: BTreeMap<VersionKey, usize>,
     pub by_client_seq: BTreeMap<(WriterId, u64), usize>,
     bootstrap_of: BTreeMap<RecordKey, usize>,
-    // Versions a clock correction replaced: the client disowned them, but a
-    // copy sent before the correction may still reach the log (SPEC R12.4).
+    // Versions a clock correction replaced: the client disowned them, and
+    // the server must never append one, even from a copy of a push sent
+    // before the correction (SPEC R12.4).
     disowned: BTreeSet<VersionKey>,
     /// The write id of each log entry: `log_writes[server_seq - 1]`.
     pub log_writes: Vec<usize>,
@@ -82,8 +83,6 @@ pub(crate) struct Compared {
     pub agreed: u64,
     /// False conflicts outside the delivery model (SPEC R6.6), allowed.
     pub over_reported: u64,
-    /// False conflicts caused by a disowned stamp (the R12.4 finding).
-    pub stale: u64,
 }
 
 /// What the oracle expects one apply to do.
@@ -101,10 +100,6 @@ pub(crate) struct Expectation {
     /// Legacy winners exempted by hydration although ground truth says the
     /// loser was unseen (a documented limit of SPEC R6.4, counted).
     pub legacy_exempt_unseen: u64,
-    /// Writes that lost to their writer's own earlier write, because a copy
-    /// of it sent before a clock correction reached the log with the stamp
-    /// the correction replaced (a finding about SPEC R12.4, counted).
-    pub disowned_inversions: u64,
     /// Malformed twins the apply must report as anomalies (SPEC R4.4):
     /// bootstrap rows of app versions whose defaults differ.
     pub anomalies: u64,
@@ -315,15 +310,7 @@ impl Oracle {
                         // so a winner the loser's writer had seen is an
                         // inversion of causality.
                         if let Some(loser) = self.write_of(key, field, &cur) {
-                            let disowned = self.disowned.contains(&(
-                                key.clone(),
-                                field.to_owned(),
-                                reg.at,
-                                reg.by.clone(),
-                            ));
-                            if loser != id && self.writes[loser].seen.contains(id) && disowned {
-                                out.disowned_inversions += 1;
-                            } else if loser != id && self.writes[loser].seen.contains(id) {
+                            if loser != id && self.writes[loser].seen.contains(id) {
                                 violations.push(Violation::new(
                                     step,
                                     ViolationKind::CausalityInversion,
@@ -401,16 +388,11 @@ impl Oracle {
         // Outside the delivery model of SPEC R6.5 (a state merge, or a
         // replica that merged one), R6.6 allows false conflicts: counted.
         let mut over_reported = 0u64;
-        // A stamp a clock correction replaced, back from the log through a
-        // copy sent before the correction: the finding about SPEC R12.4.
-        let mut stale = 0u64;
         if got != want {
             for g in &got {
                 let n_got = got.iter().filter(|x| *x == g).count();
                 let n_want = want.iter().filter(|x| *x == g).count();
-                if n_got > n_want && self.stale_related(g, kernel) {
-                    stale += 1;
-                } else if n_got > n_want && self.r6_6_allows(g, kernel, outside) {
+                if n_got > n_want && self.r6_6_allows(g, kernel, outside) {
                     over_reported += 1;
                 } else if n_got > n_want {
                     mismatches += 1;
@@ -448,9 +430,8 @@ impl Oracle {
         Compared {
             agreed: expected
                 .user_displacements
-                .saturating_sub(mismatches + over_reported + stale),
+                .saturating_sub(mismatches + over_reported),
             over_reported,
-            stale,
         }
     }
 
@@ -480,24 +461,20 @@ impl Oracle {
         })
     }
 
-    // Whether a false conflict involves a disowned stamp: its loser, or the
-    // version its winner's base names.
-    fn stale_related(
-        &self,
-        c: &(RecordKey, String, Version, Version),
-        kernel: &[Conflict],
-    ) -> bool {
-        let disowned = |v: &Version| {
+    /// SPEC R12.4: whether `change` carries a stamp its client replaced
+    /// by a clock correction.
+    pub(crate) fn disowned_in(&self, change: &Change) -> Option<(String, Timestamp)> {
+        change.writes().find_map(|(field, reg)| {
+            let key = (
+                change.key().clone(),
+                field.to_owned(),
+                reg.at,
+                reg.by.clone(),
+            );
             self.disowned
-                .contains(&(c.0.clone(), c.1.clone(), v.at, v.by.clone()))
-        };
-        disowned(&c.2)
-            || kernel.iter().any(|k| {
-                k.key == c.0
-                    && k.field == c.1
-                    && k.loser.version() == c.2
-                    && matches!(&k.winner.base, Base::Saw(v) if disowned(v))
-            })
+                .contains(&key)
+                .then(|| (field.to_owned(), reg.at))
+        })
     }
 
     /// Checks that every touched field holds the field-LWW winner.

@@ -741,6 +741,7 @@ impl World {
             client_id: by,
             changes: vec![change],
             cursor: self.server.head(),
+            clock_epoch: 0,
         };
         if let Err(e) = self.server_push(&push) {
             self.violate(
@@ -834,16 +835,16 @@ impl World {
                     self.follow_up(d);
                 }
             }
-            Payload::PushReply(Err(PushError::ClockAhead {
-                server_now,
-                skew_ms_max,
-                acked_through,
-                ..
-            })) => {
-                // SPEC R12.4: ack what the log holds, then restamp the rest.
-                self.fault(FaultKind::ClockAhead);
-                self.devices[d].replica.ack(acked_through);
-                self.correct_clock(d, server_now, skew_ms_max);
+            Payload::PushReply(Err(e)) if e.clock_correction().is_some() => {
+                // SPEC R12.4: ack what the log holds, then restamp the rest
+                // (for a stale copy's refusal, that is usually nothing).
+                if matches!(e, PushError::ClockAhead { .. }) {
+                    self.fault(FaultKind::ClockAhead);
+                }
+                self.devices[d].replica.ack(e.acked_through());
+                if let Some(correction) = e.clock_correction() {
+                    self.correct_clock(d, &correction);
+                }
             }
             Payload::PushReply(Err(e)) => self.violate(
                 ViolationKind::PushRefused,
@@ -918,6 +919,16 @@ impl World {
                 }
                 for seq in head..self.server.head() {
                     let c = &self.server.log()[seq as usize];
+                    if let Some((field, at)) = self.oracle.disowned_in(c) {
+                        self.violations.push(Violation::new(
+                            self.step,
+                            ViolationKind::StaleStamp,
+                            format!(
+                                "server: appended {}.{field} stamped {at}, a stamp its client replaced by a clock correction (R12.4)",
+                                c.key()
+                            ),
+                        ));
+                    }
                     let client = (c.client_id().clone(), c.client_seq().unwrap_or(0));
                     let id = self.oracle.by_client_seq.get(&client).copied();
                     if let Some(id) = id {
@@ -941,7 +952,6 @@ impl World {
                         &mut self.violations,
                     );
                     self.stats.agreements += compared.agreed;
-                    self.stats.disowned_inversions += compared.stale;
                     check_anomalies(
                         expected,
                         &reply.report,
@@ -957,9 +967,6 @@ impl World {
                         &mut self.violations,
                     );
                 }
-                if let Some(expected) = &expected {
-                    self.stats.disowned_inversions += expected.disowned_inversions;
-                }
                 for c in &new {
                     self.check_shadow_server(c.key());
                 }
@@ -972,7 +979,7 @@ impl World {
             }
             Err(e) => {
                 self.stats.coverage.push_error(e);
-                self.log(format_args!("  server refused push: {}", e.code()));
+                self.log(format_args!("  server refused push: {}: {e}", e.code()));
             }
         }
         result
@@ -1088,7 +1095,6 @@ impl World {
         self.stats.conflicts += report.conflicts.len() as u64;
         self.stats.hidden_edits += report.hidden_edits.len() as u64;
         self.stats.legacy_exempt_unseen += expected.legacy_exempt_unseen;
-        self.stats.disowned_inversions += expected.disowned_inversions;
         self.log(format_args!(
             "  {what}: {} changes after {}, {} conflicts, {} hidden",
             page.changes.len(),
@@ -1147,7 +1153,6 @@ impl World {
         );
         self.stats.agreements += compared.agreed;
         self.stats.merge_false_conflicts += compared.over_reported;
-        self.stats.disowned_inversions += compared.stale;
         self.once(d, reported, where_);
         check_anomalies(expected, report, where_, step, &mut self.violations);
         Oracle::check_finals(
@@ -1244,13 +1249,11 @@ impl World {
         ));
     }
 
-    fn correct_clock(&mut self, d: usize, server_now: Timestamp, skew_ms_max: i64) {
+    fn correct_clock(&mut self, d: usize, correction: &crate::ClockCorrection) {
+        let server_now = correction.server_now;
         let before: Vec<Change> = self.devices[d].replica.outbox().to_vec();
         let now = self.device_now(d);
-        match self.devices[d]
-            .replica
-            .correct_clock(server_now, skew_ms_max, now)
-        {
+        match self.devices[d].replica.correct_clock(correction, now) {
             Ok(()) => {
                 self.stats.coverage.hit(Mark::ClockCorrected);
                 let after: Vec<Change> = self.devices[d].replica.outbox().to_vec();
@@ -1260,10 +1263,15 @@ impl World {
                         self.oracle.restamped(old, new, id);
                     }
                 }
+                let restamped: Vec<u64> = before
+                    .iter()
+                    .zip(&after)
+                    .filter(|(old, new)| old.max_at() != new.max_at())
+                    .filter_map(|(old, _)| old.client_seq())
+                    .collect();
                 self.log(format_args!(
-                    "  clock corrected by {} ms, {} restamped",
+                    "  clock corrected by {} ms, restamped seq {restamped:?}",
                     server_now.as_ms() - now.as_ms(),
-                    after.len()
                 ));
                 let keys: Vec<RecordKey> =
                     self.devices[d].replica.records().keys().cloned().collect();

@@ -718,6 +718,7 @@ impl Explorer {
                     client_id: WriterId::new(LEGACY),
                     changes: vec![change.clone()],
                     cursor: 0,
+                    clock_epoch: 0,
                 };
                 self.new_write(w, &change, 0)?;
                 self.deliver_push(w, &push)?;

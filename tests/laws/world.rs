@@ -11,7 +11,7 @@ use fieldmerge::{
     record_to_json, ApplyReport, Change, ConflictRule, Push, Register, Replica, ReplicaState,
     Server, ServerConfig, Tally, WriterId,
 };
-use fieldmerge::{Delivery, Page, RecordKey};
+use fieldmerge::{ClockCorrection, Delivery, Page, RecordKey};
 use serde_json::{json, Map, Value};
 
 /// The server's limits in every run: small pages, so hydration takes
@@ -110,12 +110,14 @@ impl World {
                 client,
                 changes,
                 cursor,
+                clock_epoch,
                 now,
             } => {
                 let push = Push {
                     client_id: client.clone(),
                     changes: changes.clone(),
                     cursor: *cursor,
+                    clock_epoch: *clock_epoch,
                 };
                 self.push(None, &push, *now)
             }
@@ -169,15 +171,23 @@ impl World {
             Action::CorrectClock {
                 replica,
                 server_now,
+                clock_epoch,
                 now,
-            } => match self.replicas[*replica].correct_clock(*server_now, CONFIG.skew_ms_max, *now)
-            {
-                Ok(()) => {
-                    self.coverage.hit(Mark::ClockCorrected);
-                    json!({})
+            } => {
+                let r = &mut self.replicas[*replica];
+                let correction = ClockCorrection {
+                    server_now: *server_now,
+                    skew_ms_max: CONFIG.skew_ms_max,
+                    clock_epoch: clock_epoch.unwrap_or(r.clock().epoch + 1),
+                };
+                match r.correct_clock(&correction, *now) {
+                    Ok(()) => {
+                        self.coverage.hit(Mark::ClockCorrected);
+                        json!({})
+                    }
+                    Err(e) => json!({"error": e.code()}),
                 }
-                Err(e) => json!({"error": e.code()}),
-            },
+            }
             Action::ServerWrite {
                 writer,
                 actor,
@@ -275,10 +285,14 @@ impl World {
             .iter()
             .map(|r| serde_json::to_value(ReplicaState::of(r)).unwrap_or(Value::Null))
             .collect();
-        let mut last_seq = Map::new();
+        let (mut last_seq, mut clock_epoch) = (Map::new(), Map::new());
         for id in WRITERS.iter().skip(1) {
             if let Some(seq) = self.server.last_seq(&WriterId::new(id)) {
                 last_seq.insert((*id).to_owned(), Value::from(seq));
+            }
+            let epoch = self.server.clock_epoch(&WriterId::new(id));
+            if epoch > 0 {
+                clock_epoch.insert((*id).to_owned(), Value::from(epoch));
             }
         }
         json!({
@@ -287,6 +301,7 @@ impl World {
                 "log": self.server.log().iter().map(Change::to_wire).collect::<Vec<_>>(),
                 "records": self.server.records().iter().map(|(k, r)| record_to_json(k, r)).collect::<Vec<_>>(),
                 "last_seq": last_seq,
+                "clock_epoch": clock_epoch,
                 "head": self.server.head(),
             }
         })

@@ -115,6 +115,7 @@ fn from_kernel_replica(r: &Replica) -> ModelReplica {
     m.seen = clock.seen.as_ms();
     m.stamped = clock.stamped.as_ms();
     m.offset_ms = clock.offset_ms;
+    m.epoch = clock.epoch;
     m
 }
 
@@ -262,7 +263,13 @@ impl Engine for ModelEngine {
                 let r = self.replica(replica)?.clone();
                 let reply = self
                     .server
-                    .push(&r.client_id, &r.outbox, r.cursor.unwrap_or(0), now.as_ms())
+                    .push(
+                        &r.client_id,
+                        &r.outbox,
+                        r.cursor.unwrap_or(0),
+                        r.epoch,
+                        now.as_ms(),
+                    )
                     .map_err(fail)?;
                 let mut next = r;
                 next.ack(reply.acked_through);
@@ -276,12 +283,13 @@ impl Engine for ModelEngine {
                 client_id,
                 changes,
                 cursor,
+                clock_epoch,
                 now,
             } => {
                 let batch = decode(changes)?;
                 let reply = self
                     .server
-                    .push(client_id, &batch, *cursor, now.as_ms())
+                    .push(client_id, &batch, *cursor, *clock_epoch, now.as_ms())
                     .map_err(fail)?;
                 out.insert("acked_through".into(), json!(reply.acked_through));
                 out.insert("appended".into(), json!(reply.appended));
@@ -313,11 +321,13 @@ impl Engine for ModelEngine {
             Step::CorrectClock {
                 replica,
                 server_now,
+                clock_epoch,
                 now,
             } => {
                 let skew = self.server.skew_ms_max;
-                self.replica(replica)?
-                    .correct_clock(server_now.as_ms(), skew, now.as_ms())
+                let r = self.replica(replica)?;
+                let epoch = clock_epoch.unwrap_or(r.epoch + 1);
+                r.correct_clock(server_now.as_ms(), skew, epoch, now.as_ms())
                     .map_err(fail)?;
             }
             Step::Load { replica, state } => self.load_replica(replica, state)?,

@@ -237,6 +237,8 @@ pub struct ModelReplica {
     pub seen: i64,
     pub stamped: i64,
     pub offset_ms: i64,
+    /// R12.4: the clock epoch, raised by each correction the server demands.
+    pub epoch: u64,
 }
 
 type Renamed = ((String, String), String, (i64, String), ModelRegister);
@@ -255,6 +257,7 @@ impl ModelReplica {
             seen: 0,
             stamped: 0,
             offset_ms: 0,
+            epoch: 0,
         }
     }
 
@@ -521,10 +524,16 @@ impl ModelReplica {
         &mut self,
         server_now: i64,
         skew_ms_max: i64,
+        epoch: u64,
         now: i64,
     ) -> Result<(), &'static str> {
+        // R12.4: a correction no newer than the last one is old news.
+        if epoch <= self.epoch {
+            return Ok(());
+        }
         let mut next = self.clone();
         next.offset_ms = server_now - now;
+        next.epoch = epoch;
         let limit = server_now.saturating_add(skew_ms_max).clamp(0, LAST_MS);
         let refused = |c: &ModelChange| c.writes.values().any(|r| r.at > limit);
         let refused_versions: Vec<(i64, String)> = next
@@ -601,7 +610,11 @@ impl ModelReplica {
             "next_seq": self.next_seq,
             "cursor": self.cursor,
             "hydrating": self.hydrating,
-            "clock": {"seen": super::spell(self.seen), "stamped": super::spell(self.stamped), "offset_ms": self.offset_ms},
+            "clock": if self.epoch == 0 {
+                json!({"seen": super::spell(self.seen), "stamped": super::spell(self.stamped), "offset_ms": self.offset_ms})
+            } else {
+                json!({"seen": super::spell(self.seen), "stamped": super::spell(self.stamped), "offset_ms": self.offset_ms, "epoch": self.epoch})
+            },
         })
     }
 }

@@ -29,6 +29,8 @@ pub struct ModelServer {
     pub log: Vec<ModelChange>,
     pub state: Records,
     pub last_seq: BTreeMap<String, u64>,
+    /// R12.4: the clock epoch each client's pushes must carry.
+    pub clock_epoch: BTreeMap<String, u64>,
 }
 
 impl ModelServer {
@@ -39,6 +41,7 @@ impl ModelServer {
             log: Vec::new(),
             state: Records::new(),
             last_seq: BTreeMap::new(),
+            clock_epoch: BTreeMap::new(),
         }
     }
 
@@ -48,8 +51,13 @@ impl ModelServer {
         client: &str,
         changes: &[ModelChange],
         cursor: u64,
+        clock_epoch: u64,
         now: i64,
     ) -> Result<ModelReply, &'static str> {
+        // R12.4: a push made before a demanded clock correction is stale.
+        if clock_epoch < self.clock_epoch.get(client).copied().unwrap_or(0) {
+            return Err("stale_clock");
+        }
         let last = self.last_seq.get(client).copied().unwrap_or(0);
         let limit = now.saturating_add(self.skew_ms_max).clamp(0, LAST_MS);
         let mut first_new = None;
@@ -68,6 +76,8 @@ impl ModelServer {
                     first_new = Some(seq);
                 }
                 if change.writes.values().any(|r| r.at > limit) {
+                    // R12.4: the client's next push must carry a newer epoch.
+                    self.clock_epoch.insert(client.to_owned(), clock_epoch + 1);
                     return Err("clock_ahead");
                 }
             }
@@ -236,6 +246,7 @@ impl ModelServer {
             "log": self.log.iter().map(super::change_json).collect::<Vec<_>>(),
             "records": self.state.iter().map(|(k, r)| super::record_json(k, r)).collect::<Vec<_>>(),
             "last_seq": self.last_seq,
+            "clock_epoch": self.clock_epoch,
             "head": self.log.len(),
         })
     }

@@ -119,32 +119,27 @@ impl ModelWorld {
                     self.replicas[*replica].apply(&batch, *delivery == Delivery::Hydration);
                 json!({"report": report.json()})
             }
-            Action::Push { replica, now } => {
-                let r = &self.replicas[*replica];
-                let (client, changes, cursor) =
-                    (r.client_id.clone(), r.outbox.clone(), r.cursor.unwrap_or(0));
-                self.push(Some(*replica), &client, &changes, cursor, now.as_ms())
-            }
-            Action::PushLostReply { replica, now } => {
-                let r = &self.replicas[*replica];
-                let (client, changes, cursor) =
-                    (r.client_id.clone(), r.outbox.clone(), r.cursor.unwrap_or(0));
-                self.push(None, &client, &changes, cursor, now.as_ms())
-            }
+            Action::Push { replica, now } => self.push_outbox(*replica, 0, Some(*replica), *now),
+            Action::PushLostReply { replica, now } => self.push_outbox(*replica, 0, None, *now),
             Action::PushTail { replica, skip, now } => {
-                let r = &self.replicas[*replica];
-                let changes: Vec<ModelChange> = r.outbox.iter().skip(*skip).cloned().collect();
-                let (client, cursor) = (r.client_id.clone(), r.cursor.unwrap_or(0));
-                self.push(Some(*replica), &client, &changes, cursor, now.as_ms())
+                self.push_outbox(*replica, *skip, Some(*replica), *now)
             }
             Action::PushForged {
                 client,
                 changes,
                 cursor,
+                clock_epoch,
                 now,
             } => {
                 let batch: Vec<ModelChange> = changes.iter().map(from_kernel_change).collect();
-                self.push(None, client.as_str(), &batch, *cursor, now.as_ms())
+                self.push(
+                    None,
+                    client.as_str(),
+                    &batch,
+                    *cursor,
+                    *clock_epoch,
+                    now.as_ms(),
+                )
             }
             Action::Pull { replica, limit } => {
                 let r = &mut self.replicas[*replica];
@@ -190,11 +185,15 @@ impl ModelWorld {
             Action::CorrectClock {
                 replica,
                 server_now,
+                clock_epoch,
                 now,
             } => {
-                match self.replicas[*replica].correct_clock(
+                let r = &mut self.replicas[*replica];
+                let epoch = clock_epoch.unwrap_or(r.epoch + 1);
+                match r.correct_clock(
                     server_now.as_ms(),
                     self.server.skew_ms_max,
+                    epoch,
                     now.as_ms(),
                 ) {
                     Ok(()) => json!({}),
@@ -220,15 +219,31 @@ impl ModelWorld {
         }
     }
 
+    // The replica's outbox without its first `skip` changes, pushed; the
+    // reply goes to `reply_to` (`None`: the reply is lost).
+    fn push_outbox(
+        &mut self,
+        replica: usize,
+        skip: usize,
+        reply_to: Option<usize>,
+        now: fieldmerge::Timestamp,
+    ) -> Value {
+        let r = &self.replicas[replica];
+        let changes: Vec<ModelChange> = r.outbox.iter().skip(skip).cloned().collect();
+        let (client, cursor, epoch) = (r.client_id.clone(), r.cursor.unwrap_or(0), r.epoch);
+        self.push(reply_to, &client, &changes, cursor, epoch, now.as_ms())
+    }
+
     fn push(
         &mut self,
         replica: Option<usize>,
         client: &str,
         changes: &[ModelChange],
         cursor: u64,
+        clock_epoch: u64,
         now: i64,
     ) -> Value {
-        match self.server.push(client, changes, cursor, now) {
+        match self.server.push(client, changes, cursor, clock_epoch, now) {
             Err(code) => json!({"error": code}),
             Ok(reply) => {
                 let mut out = json!({

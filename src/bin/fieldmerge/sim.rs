@@ -317,10 +317,6 @@ fn summary(report: &CampaignReport, seconds: f64, args: &Args) {
     println!("{:<26} {:>14}", "writes wiped by choice", s.wiped_writes);
     println!(
         "{:<26} {:>14}",
-        "stale-stamp inversions", s.disowned_inversions
-    );
-    println!(
-        "{:<26} {:>14}",
         "R6.6 merge over-reports", s.merge_false_conflicts
     );
     let faults: Vec<String> = FaultKind::ALL
