@@ -793,6 +793,36 @@ fn r10_4_placeholders_with_different_defaults_are_an_anomaly_not_a_conflict() {
     assert_eq!((report.conflicts.len(), report.anomalies.len()), (0, 1));
 }
 
+/// R10.4, R11.6: a placeholder is a change, so 1024 default fields are
+/// accepted, on a replica and on the server, and 1025 are too many.
+#[test]
+fn r10_4_a_placeholder_of_1024_fields_is_accepted_and_one_more_is_too_many() {
+    let fields = |n: usize| -> serde_json::Map<String, Value> {
+        (0..n).map(|i| (format!("f{i:04}"), json!(i))).collect()
+    };
+    let k = RecordKey::singleton("userContext", "u1");
+    let mut phone = replica("phone");
+    let before = phone.clone();
+    let err = phone.bootstrap(&k, &fields(1025)).unwrap_err();
+    assert_eq!((err.code(), &phone), ("too_many_fields", &before));
+    let placeholder = phone.bootstrap(&k, &fields(1024)).unwrap().unwrap();
+    assert_eq!(placeholder.writes().count(), 1024);
+    let mut server = Server::new(ServerConfig::default());
+    assert_eq!(
+        server.bootstrap(&k, &fields(1025)).unwrap_err().code(),
+        "too_many_fields"
+    );
+    assert_eq!(
+        server
+            .bootstrap(&k, &fields(1024))
+            .unwrap()
+            .unwrap()
+            .writes()
+            .count(),
+        1024
+    );
+}
+
 #[test]
 fn r6_7_a_losing_twin_delivered_again_is_an_anomaly_again_and_changes_nothing() {
     let k = RecordKey::singleton("userContext", "u1");
@@ -1177,6 +1207,41 @@ fn r12_1_pushes_are_deduplicated_by_client_sequence_and_validated_whole() {
         ..later.push()
     };
     check(&mut server, unsequenced, "missing_seq", &before);
+}
+
+/// R12.3, R12.4 at the bound: a pending change stamped exactly
+/// `server_now + skew_ms_max` is within the skew, so the server accepts it
+/// and the correction keeps its stamp; one millisecond later is restamped.
+#[test]
+fn r12_4_a_change_stamped_exactly_at_the_skew_keeps_its_stamp() {
+    let skew_ms_max = 60_000;
+    let mut phone = replica("phone");
+    let at_bound = t(skew_ms_max);
+    phone
+        .write(&key("t1"), &Actor::User, &obj(json!({"a": 1})), at_bound)
+        .unwrap();
+    phone
+        .write(&key("t2"), &Actor::User, &obj(json!({"a": 1})), at_bound)
+        .unwrap();
+    let stamps: Vec<_> = phone.outbox().iter().map(|c| c.max_at()).collect();
+    assert_eq!(stamps, [Some(at_bound), Some(t(skew_ms_max + 1))]);
+    let correction = fieldmerge::ClockCorrection {
+        server_now: t(0),
+        skew_ms_max,
+        clock_epoch: 1,
+    };
+    phone.correct_clock(&correction, at_bound).unwrap();
+    let stamps: Vec<_> = phone.outbox().iter().map(|c| c.max_at()).collect();
+    // The second is restamped at now + offset = t(0), floored just above
+    // the first, which it must still follow.
+    assert_eq!(stamps, [Some(at_bound), Some(t(skew_ms_max + 1))]);
+    let mut server = Server::new(ServerConfig {
+        skew_ms_max,
+        page_size_max: 10,
+    });
+    let mut only_first = phone.push();
+    only_first.changes.truncate(1);
+    assert_eq!(server.push(&only_first, t(0)).unwrap().appended, 1);
 }
 
 /// R12.4, clock epochs: a copy of a push made before a correction, still in
