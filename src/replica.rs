@@ -10,7 +10,7 @@ use crate::change::{check_field, check_name, Change, Op, FIELDS_PER_CHANGE_MAX};
 use crate::classify::{ConflictRule, Decision, Delivery, Silence};
 use crate::error::{ChangeErrorKind, ClockCorrection, PageError, WriteError};
 use crate::origin::{Actor, Origin, SYSTEM_BOOTSTRAP};
-use crate::record::{Record, RecordKey, FIELD_META_KEY, SHADOW_FIELD, TOMBSTONE_FIELD};
+use crate::record::{Record, RecordKey, TOMBSTONE_FIELD};
 use crate::register::{Base, Register, Version, WriterId};
 use crate::report::{Anomaly, ApplyReport, Conflict, HiddenEdit};
 use crate::server::Page;
@@ -889,11 +889,8 @@ pub(crate) fn check_patch_field(name: &str, value: &Value) -> Result<(), WriteEr
         Ok(()) => Ok(()),
         Err(ChangeErrorKind::LocalOnlyField) => Err(WriteError::ReservedField {
             field: name.to_owned(),
-            why: if name == SHADOW_FIELD || name == FIELD_META_KEY {
-                "local-only"
-            } else {
-                "reserved"
-            },
+            // `check_field` refuses exactly the two local-only names so.
+            why: "local-only",
         }),
         Err(ChangeErrorKind::TooDeep) => Err(WriteError::TooDeep {
             field: name.to_owned(),

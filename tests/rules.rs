@@ -43,6 +43,15 @@ fn r1_3_local_only_and_empty_names_are_refused_and_change_nothing() {
             .write(&key("t1"), &Actor::User, &obj(patch.clone()), t(5))
             .unwrap_err();
         assert_eq!(err.code(), code, "patch {patch}");
+        // The error says why a reserved field cannot be written.
+        if let fieldmerge::WriteError::ReservedField { field, why } = &err {
+            let expected = if field == "deletedAt" {
+                "use delete and restore"
+            } else {
+                "local-only"
+            };
+            assert_eq!(*why, expected, "patch {patch}");
+        }
         assert_eq!(
             snapshot(&phone),
             before,
