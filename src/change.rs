@@ -147,6 +147,21 @@ impl Change {
         self.writes.iter().map(|(_, reg)| reg.at).max()
     }
 
+    /// Whether `other` is this change, whatever either's `server_seq`: the
+    /// same record, op, registers, client and `client_seq` (SPEC R12.1).
+    pub(crate) fn same_content(&self, other: &Change) -> bool {
+        self.key == other.key
+            && self.op == other.op
+            && self.client_id == other.client_id
+            && self.client_seq == other.client_seq
+            && self.writes.len() == other.writes.len()
+            && self
+                .writes
+                .iter()
+                .zip(&other.writes)
+                .all(|((a, ra), (b, rb))| a == b && ra == rb)
+    }
+
     pub(crate) fn with_server_seq(mut self, seq: u64) -> Change {
         self.server_seq = Some(seq);
         self

@@ -227,6 +227,17 @@ pub enum PushError {
         /// Its sequence number.
         found: u64,
     },
+    /// A change at or below the last `client_seq` the log holds for its
+    /// client is not the change the log holds under that number: the client
+    /// reuses sequence numbers (a device restored from a backup), and its
+    /// new change would otherwise be dropped as a retry (SPEC R12.1, R12.5).
+    #[error("change {index}: client_seq {client_seq} is already in the log with other content")]
+    SeqReused {
+        /// The change's position in the push.
+        index: usize,
+        /// Its sequence number.
+        client_seq: u64,
+    },
     /// The push skips sequence numbers the server has not seen.
     #[error("client_seq {found} leaves a gap: the server expects {expected}")]
     Gap {
@@ -323,6 +334,7 @@ impl PushError {
             PushError::Gap { .. } => "seq_gap",
             PushError::ClockAhead { .. } => "clock_ahead",
             PushError::StaleClock { .. } => "stale_clock",
+            PushError::SeqReused { .. } => "seq_reused",
         }
     }
 }

@@ -81,6 +81,10 @@ pub struct Server {
     // Per client, the clock epoch its pushes must carry: one more than that
     // of its last push refused as `clock_ahead` (SPEC R12.4).
     clock_epoch: BTreeMap<WriterId, u64>,
+    // Per client, the log index of each change it pushed: entry `s - 1` for
+    // `client_seq` `s` (sequence numbers start at 1 and have no gaps), so a
+    // retried change can be compared with the one the log holds (R12.1).
+    pushed: BTreeMap<WriterId, Vec<usize>>,
 }
 
 impl Server {
@@ -93,6 +97,7 @@ impl Server {
             last_seq: BTreeMap::new(),
             high: Timestamp::GENESIS,
             clock_epoch: BTreeMap::new(),
+            pushed: BTreeMap::new(),
         }
     }
 
@@ -188,6 +193,12 @@ impl Server {
                 }
             }
             previous = Some(seq);
+            if seq <= last && !self.holds(change) {
+                return Err(PushError::SeqReused {
+                    index,
+                    client_seq: seq,
+                });
+            }
             if seq > last {
                 first_new.get_or_insert(seq);
                 if let Some((field, reg)) = change.writes().find(|(_, reg)| reg.at > limit) {
@@ -218,7 +229,10 @@ impl Server {
             .iter()
             .filter(|c| c.client_seq().is_some_and(|s| s > last))
         {
+            let index = self.log.len();
             report.extend(self.append(change.clone()));
+            let pushed = self.pushed.entry(push.client_id.clone()).or_default();
+            pushed.push(index);
             appended += 1;
         }
         if let Some(seq) = previous.filter(|&s| s > last) {
@@ -352,6 +366,17 @@ impl Server {
         );
         self.append(change);
         Ok(self.log.last().cloned())
+    }
+
+    // Whether the log holds `change` (a retry) under its client and
+    // sequence number, with the same content.
+    fn holds(&self, change: &Change) -> bool {
+        let logged = change.client_seq().and_then(|seq| {
+            let index = usize::try_from(seq.checked_sub(1)?).ok()?;
+            let at = *self.pushed.get(change.client_id())?.get(index)?;
+            self.log.get(at)
+        });
+        logged.is_some_and(|logged| logged.same_content(change))
     }
 
     fn append(&mut self, change: Change) -> ApplyReport {

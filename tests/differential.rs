@@ -271,7 +271,9 @@ fn generators_reach_every_outcome() {
         "missing_seq",
         "seq_order",
         "seq_gap",
+        "seq_reused",
         "clock_ahead",
+        "stale_clock",
     ] {
         missing.extend(Some(format!("error {code}")).filter(|k| !counts.contains_key(k)));
     }

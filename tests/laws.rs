@@ -629,7 +629,7 @@ laws! {
         let push = Push { clock_epoch: u.int_in_range(0u64..=2)?, ..push };
         let before = server.clone();
         if let Err(e) = server.push(&push, timestamp(u)?) {
-            assert!(["foreign_change", "missing_seq", "seq_order", "seq_gap", "clock_ahead", "stale_clock"].contains(&e.code()));
+            assert!(["foreign_change", "missing_seq", "seq_order", "seq_reused", "seq_gap", "clock_ahead", "stale_clock"].contains(&e.code()));
             // R12.4: a clock_ahead refusal raises the epoch the client's next
             // push must carry, and changes nothing else.
             let mut expected = before.clone();

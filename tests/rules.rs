@@ -1311,6 +1311,53 @@ fn r12_4_a_push_made_before_a_clock_correction_never_reaches_the_log() {
     assert_eq!(server.push(&lost.push(), ahead).unwrap().appended, 1);
 }
 
+/// R12.1, R12.5: a device restored from a backup older than its last push
+/// reuses `client_seq` 1 for a new edit. Deduplicated as a retry, the edit
+/// would be lost without a word; the server refuses the push instead, and a
+/// new replica (new client id) carries the edit.
+#[test]
+fn r12_1_a_reused_client_seq_with_new_content_is_refused_not_dropped() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut phone = replica("phone");
+    let backup = ReplicaState::of(&phone);
+    phone
+        .write(&key("t1"), &Actor::User, &obj(json!({"title": "a"})), t(0))
+        .unwrap();
+    let reply = server.push(&phone.push(), t(0)).unwrap();
+    assert_eq!(reply.appended, 1);
+    // An identical retry is deduplicated.
+    assert_eq!(server.push(&phone.push(), t(1)).unwrap().appended, 0);
+
+    let mut restored = backup.load().unwrap();
+    let edit = obj(json!({"title": "x"}));
+    restored
+        .write(&key("t1"), &Actor::User, &edit, t(5))
+        .unwrap();
+    assert_eq!(restored.outbox()[0].client_seq(), Some(1));
+    let before = server.clone();
+    let err = server.push(&restored.push(), t(5)).unwrap_err();
+    assert_eq!(
+        err,
+        PushError::SeqReused {
+            index: 0,
+            client_seq: 1
+        }
+    );
+    assert_eq!(server, before);
+    let mut fresh = replica("phone-2");
+    fresh.write(&key("t1"), &Actor::User, &edit, t(5)).unwrap();
+    assert_eq!(server.push(&fresh.push(), t(5)).unwrap().appended, 1);
+    assert_eq!(
+        server
+            .record(&key("t1"))
+            .unwrap()
+            .field("title")
+            .unwrap()
+            .value,
+        json!("x")
+    );
+}
+
 #[test]
 fn r12_3_and_r12_4_a_fast_clock_is_refused_then_corrected_and_nothing_is_lost() {
     let mut server = Server::new(ServerConfig::default());

@@ -246,7 +246,7 @@ fn damaged_vectors_never_panic_the_runner() {
 
 /// Every stable error code of SPEC R11.5, the write, push, page and state
 /// boundaries, as listed in `spec/vectors/README.md`.
-const ERROR_CODES: [&str; 29] = [
+const ERROR_CODES: [&str; 30] = [
     "json",
     "wrong_type",
     "missing",
@@ -274,6 +274,7 @@ const ERROR_CODES: [&str; 29] = [
     "seq_gap",
     "clock_ahead",
     "stale_clock",
+    "seq_reused",
     "state_json",
     "state_inconsistent",
 ];

@@ -119,6 +119,9 @@ marks! {
     PushRefusedSeqOrder = "push_refused_seq_order", "R12.1 seq_order", false;
     /// [`PushError::Gap`]: a forged push.
     PushRefusedSeqGap = "push_refused_seq_gap", "R12.1 seq_gap", false;
+    /// [`PushError::SeqReused`]: a forged push, or a device restored from a
+    /// backup (not simulated: the simulator's devices persist atomically).
+    PushRefusedSeqReused = "push_refused_seq_reused", "R12.1 seq_reused", false;
     /// [`PushError::ClockAhead`].
     PushRefusedClockAhead = "push_refused_clock_ahead", "R12.3 clock_ahead", true;
     /// [`PushError::StaleClock`]: a copy of a push made before a clock
@@ -300,6 +303,7 @@ impl Coverage {
             PushError::MissingSeq { .. } => Mark::PushRefusedMissingSeq,
             PushError::SeqOrder { .. } => Mark::PushRefusedSeqOrder,
             PushError::Gap { .. } => Mark::PushRefusedSeqGap,
+            PushError::SeqReused { .. } => Mark::PushRefusedSeqReused,
             PushError::ClockAhead { .. } => Mark::PushRefusedClockAhead,
             PushError::StaleClock { .. } => Mark::PushRefusedStaleClock,
         });

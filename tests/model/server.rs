@@ -11,7 +11,8 @@ use super::replica::{
     bootstrap_registers, check_field, check_key, merge_into, ModelPage, ModelReport, WriteResult,
 };
 use super::{
-    name_ok, value, ModelBase, ModelChange, ModelRegister, Records, BOOTSTRAP, LAST_MS, TOMBSTONE,
+    compare_registers, name_ok, value, ModelBase, ModelChange, ModelRegister, Records, BOOTSTRAP,
+    LAST_MS, TOMBSTONE,
 };
 
 /// An accepted push (R12.1).
@@ -70,6 +71,27 @@ impl ModelServer {
             };
             if i > 0 && changes[i - 1].client_seq.and_then(|p| p.checked_add(1)) != Some(seq) {
                 return Err("seq_order");
+            }
+            // R12.1: a retry must be the change the log holds under its
+            // client and sequence number.
+            if seq <= last {
+                let logged = self
+                    .log
+                    .iter()
+                    .find(|c| c.client_id == client && c.client_seq == Some(seq));
+                let same = logged.is_some_and(|c| {
+                    (&c.table, &c.id, c.op) == (&change.table, &change.id, change.op)
+                        && c.writes.len() == change.writes.len()
+                        && c.writes
+                            .iter()
+                            .zip(&change.writes)
+                            .all(|((a, ra), (b, rb))| {
+                                a == b && compare_registers(ra, rb) == std::cmp::Ordering::Equal
+                            })
+                });
+                if !same {
+                    return Err("seq_reused");
+                }
             }
             if seq > last {
                 if first_new.is_none() {
