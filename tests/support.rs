@@ -38,9 +38,11 @@ pub fn sync(replica: &mut Replica, server: &mut Server, now: Timestamp) -> field
 }
 
 /// Pulls the whole log after the replica's cursor, in pages of `size`.
+/// Fails, rather than loops, when the pages never reach the head (a kernel
+/// whose cursor or `has_more` is broken): one page per entry is the most.
 pub fn pull_all(replica: &mut Replica, server: &Server, size: usize) -> fieldmerge::ApplyReport {
     let mut report = fieldmerge::ApplyReport::default();
-    loop {
+    for _ in 0..=server.head() {
         let page: Page = server.pull(replica.cursor().unwrap_or(0), size);
         let more = page.has_more();
         report.extend(replica.apply_page(&page).expect("page at cursor"));
@@ -48,4 +50,5 @@ pub fn pull_all(replica: &mut Replica, server: &Server, size: usize) -> fieldmer
             return report;
         }
     }
+    panic!("pages never reached the head {}", server.head());
 }

@@ -1248,9 +1248,17 @@ impl Explorer {
         }
         let head = w.server.head();
         for r in 0..w.replicas.len() {
-            while w.replicas[r].cursor().unwrap_or(0) < head {
+            // One page per log entry at most: a cursor that never reaches
+            // the head is a failure, not a hang.
+            for _ in 0..=head {
+                if w.replicas[r].cursor().unwrap_or(0) >= head {
+                    break;
+                }
                 let page = w.server.pull(w.replicas[r].cursor().unwrap_or(0), 1000);
                 self.deliver_page(&mut w, r, &page)?;
+            }
+            if w.replicas[r].cursor().unwrap_or(0) < head {
+                return Err(format!("r{r}: pulling never reached the head {head}"));
             }
             let replica = &w.replicas[r];
             if !replica.outbox().is_empty() || replica.records() != w.server.records() {
