@@ -821,6 +821,19 @@ fn r10_4_a_placeholder_of_1024_fields_is_accepted_and_one_more_is_too_many() {
         server.bootstrap(&k, &fields(1025)).unwrap_err().code(),
         "too_many_fields"
     );
+    // An agent write is bound the same way (R12.4).
+    let agent = WriterId::new("agent");
+    let write = |server: &mut Server, n: usize| {
+        server.write(&agent, &Actor::Ai, &key("t9"), &fields(n), t(0))
+    };
+    assert_eq!(
+        write(&mut server, 1025).unwrap_err().code(),
+        "too_many_fields"
+    );
+    assert_eq!(
+        write(&mut server, 1024).unwrap().unwrap().writes().count(),
+        1024
+    );
     assert_eq!(
         server
             .bootstrap(&k, &fields(1024))
@@ -1199,7 +1212,15 @@ fn r12_1_pushes_are_deduplicated_by_client_sequence_and_validated_whole() {
         changes: later.outbox()[1..].to_vec(),
         ..later.push()
     };
-    check(&mut server, gap, "seq_gap", &before);
+    check(&mut server, gap.clone(), "seq_gap", &before);
+    // The refusal says which number the server expects.
+    assert_eq!(
+        server.push(&gap, t(12)),
+        Err(PushError::Gap {
+            expected: 4,
+            found: 5
+        })
+    );
     let mut reversed = later.push();
     reversed.changes.reverse();
     check(&mut server, reversed, "seq_order", &before);
@@ -1520,6 +1541,17 @@ fn r12_5_a_state_whose_parts_contradict_each_other_is_refused() {
         json!({"client_id": "phone", "next_seq": u64::MAX}),
         "state_inconsistent",
     );
+    // Sequence numbers stay below 2^63: the bound loads, one past it not.
+    check(
+        json!({"client_id": "phone", "next_seq": 1u64 << 63}),
+        "state_inconsistent",
+    );
+    let last = ReplicaState::load_json(
+        json!({"client_id": "phone", "next_seq": i64::MAX})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(last.unwrap().next_seq(), i64::MAX as u64);
     check(
         json!({"client_id": "phone", "outbox": [{"table": "tasks"}]}),
         "missing",
