@@ -144,6 +144,12 @@ fn r11_5_a_hostile_nesting_after_a_string_is_refused_as_too_deep_without_recursi
         assert_eq!(got, ("too_deep", index, field), "{prefix}: {err}");
         let err = fieldmerge::ReplicaState::load_json(doc.as_bytes()).expect_err("hostile");
         assert_eq!(err.code(), "state_json", "{prefix}: {err}");
+        // The message says what was wrong and where.
+        let message = err.to_string();
+        assert!(
+            message.contains("nested deeper than 128 levels of value at byte"),
+            "{message}"
+        );
     }
     check(r#"["ab","#, 1, None);
     check(r#"[{"id":"t1","data":{"a":"#, 0, Some("a"));
