@@ -223,6 +223,15 @@ fn r3_2_origin_is_derived_from_the_actor() {
     check(Actor::system("system:bootstrap"), Origin::System);
     check(Actor::system("system:cron"), Origin::System);
     check(Actor::system("migration"), Origin::System);
+    // R3.1: an origin prints as its wire spelling.
+    for (origin, text) in [
+        (Origin::User, "user"),
+        (Origin::Agent, "agent"),
+        (Origin::Migration, "migration"),
+        (Origin::System, "system"),
+    ] {
+        assert_eq!(origin.to_string(), text);
+    }
 }
 
 // ---------------------------------------------------------------- R4
