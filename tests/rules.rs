@@ -482,6 +482,47 @@ fn r5_4_each_write_is_one_pending_change_without_local_only_fields() {
 
 // ---------------------------------------------------------------- R6
 
+/// R6.1-R6.4: a report's tally counts every decision by its rule; two
+/// tallies add field by field, and the total counts every decision once.
+#[test]
+fn r6_1_a_tally_adds_field_by_field_and_totals_every_decision() {
+    fn tally(n: [u64; 10]) -> fieldmerge::Tally {
+        fieldmerge::Tally {
+            inserted: n[0],
+            duplicate: n[1],
+            stale: n[2],
+            twin: n[3],
+            overwrite_not_user: n[4],
+            overwrite_same_value: n[5],
+            overwrite_witnessed: n[6],
+            overwrite_legacy_hydration: n[7],
+            conflict_unwitnessed: n[8],
+            conflict_legacy: n[9],
+        }
+    }
+    // Distinct powers of two: any slot added to another, subtracted or
+    // multiplied shows in the sums.
+    let a = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+    let b = [
+        3 << 10,
+        3 << 12,
+        3 << 14,
+        3 << 16,
+        3 << 18,
+        3 << 20,
+        3 << 22,
+        3 << 24,
+        3 << 26,
+        3 << 28,
+    ];
+    let mut sum = tally(a);
+    sum.add(&tally(b));
+    let expected: Vec<u64> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
+    assert_eq!(sum, tally(expected.clone().try_into().unwrap()));
+    assert_eq!(sum.total(), expected.iter().sum::<u64>());
+    assert_eq!(tally(a).total(), 1023);
+}
+
 #[test]
 fn r6_1_to_r6_3_every_decision_names_its_rule() {
     fn check(current: Option<Register>, incoming: Register, delivery: Delivery, want: Decision) {
