@@ -1363,6 +1363,12 @@ fn r12_4_a_push_made_before_a_clock_correction_never_reaches_the_log() {
     assert_eq!(phone, unchanged);
     let reply = server.push(&phone.push(), ahead).unwrap();
     assert_eq!((reply.appended, server.head()), (2, 2));
+    // A copy arriving even later still says what the log holds.
+    let later = server.push(&copy, ahead.saturating_add_ms(1)).unwrap_err();
+    assert_eq!(
+        (later.code(), later.acked_through()),
+        ("stale_clock", Some(2))
+    );
     assert_eq!(
         server.record(&k).unwrap().field("title").unwrap().value,
         json!("b")
@@ -1646,6 +1652,7 @@ fn r12_4_clock_correction_keeps_changes_the_server_may_already_hold() {
         (server_now, skew_ms_max, acked_through),
         (t(1), 60_000, Some(1))
     );
+    assert_eq!(err.acked_through(), Some(1));
     let kept = phone.outbox()[0].clone();
     phone
         .correct_clock(&err.clock_correction().unwrap(), t(7_200_000))
