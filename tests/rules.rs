@@ -103,6 +103,10 @@ fn r2_1_timestamps_parse_only_the_canonical_spelling_and_format_it_back() {
     }
     assert!(Timestamp::from_ms(-1).is_err());
     assert!(Timestamp::from_ms(253_402_300_800_000).is_err());
+    // `str::parse` is the same parser.
+    let parsed: Result<Timestamp, _> = "2026-04-26T10:00:00.000Z".parse();
+    assert_eq!(parsed.map(Timestamp::as_ms), Ok(1_777_197_600_000));
+    assert!("2026-04-26".parse::<Timestamp>().is_err());
 }
 
 /// R2.1 for every day of the range, against a calendar walked one day at a
