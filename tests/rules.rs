@@ -843,8 +843,9 @@ fn r10_2_and_r10_3_singleton_keys_are_derived_and_bootstrap_is_a_no_op_when_the_
     assert_eq!(snapshot(&phone), before);
 }
 
-#[test]
-fn r10_4_placeholders_with_different_defaults_are_an_anomaly_not_a_conflict() {
+// A phone's placeholder and the server's bootstrap row of one singleton,
+// from app versions whose defaults differ: malformed twins (R10.4).
+fn placeholder_and_server_row_with_other_defaults() -> (Replica, Server) {
     let k = RecordKey::singleton("userContext", "u1");
     let mut phone = replica("phone");
     phone
@@ -852,6 +853,12 @@ fn r10_4_placeholders_with_different_defaults_are_an_anomaly_not_a_conflict() {
         .unwrap();
     let mut server = Server::new(ServerConfig::default());
     server.bootstrap(&k, &obj(json!({"about": ""}))).unwrap();
+    (phone, server)
+}
+
+#[test]
+fn r10_4_placeholders_with_different_defaults_are_an_anomaly_not_a_conflict() {
+    let (mut phone, server) = placeholder_and_server_row_with_other_defaults();
     let report = phone.apply_page(&server.pull(0, 10)).unwrap();
     assert_eq!((report.conflicts.len(), report.anomalies.len()), (0, 1));
 }
@@ -901,13 +908,7 @@ fn r10_4_a_placeholder_of_1024_fields_is_accepted_and_one_more_is_too_many() {
 
 #[test]
 fn r6_7_a_losing_twin_delivered_again_is_an_anomaly_again_and_changes_nothing() {
-    let k = RecordKey::singleton("userContext", "u1");
-    let mut phone = replica("phone");
-    phone
-        .bootstrap(&k, &obj(json!({"about": "old default"})))
-        .unwrap();
-    let mut server = Server::new(ServerConfig::default());
-    server.bootstrap(&k, &obj(json!({"about": ""}))).unwrap();
+    let (mut phone, server) = placeholder_and_server_row_with_other_defaults();
     let page = server.pull(0, 10);
     let first = phone.apply_page(&page).unwrap();
     // R4.4: "" sorts before "old default", so the server's twin loses.
