@@ -287,6 +287,24 @@ impl Coverage {
         }
     }
 
+    /// Marks every anomaly of `report` whose dropped twin this replica had
+    /// dropped before (SPEC R4.4, R6.7: delivered again, a losing twin is a
+    /// twin again); `dropped` is the replica's record of them.
+    pub fn redelivered_twins(&mut self, dropped: &mut DroppedTwins, report: &ApplyReport) {
+        for anomaly in &report.anomalies {
+            let again = (
+                anomaly.key.clone(),
+                anomaly.field.clone(),
+                anomaly.dropped.clone(),
+            );
+            if dropped.0.contains(&again) {
+                self.hit(Mark::TwinRedelivered);
+            } else {
+                dropped.0.push(again);
+            }
+        }
+    }
+
     /// The mark of a refused page.
     pub fn page_error(&mut self, error: &PageError) {
         self.hit(match error {
@@ -377,3 +395,8 @@ impl Before {
         )
     }
 }
+
+/// The twins one replica's applies dropped (SPEC R4.4), for
+/// [`Coverage::redelivered_twins`]. Twins are rare, so a list.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DroppedTwins(Vec<(RecordKey, String, Register)>);

@@ -42,7 +42,7 @@ mod world;
 
 pub use campaign::{run_campaign, Campaign, CampaignReport, SeedResult};
 pub use config::{Config, FaultKind, FaultRates, Mutation, Scenario, ScenarioSet, Swarm};
-pub use coverage::{Before, Coverage, Mark};
+pub use coverage::{Before, Coverage, DroppedTwins, Mark};
 pub use rng::{Fnv, Rng};
 pub use shrink::{regression_test, shrink, Shrunk};
 

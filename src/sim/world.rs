@@ -15,7 +15,7 @@ use crate::{
 };
 
 use super::config::{Config, FaultKind, Mutation, Scenario};
-use super::coverage::{Before, Mark};
+use super::coverage::{Before, DroppedTwins, Mark};
 use super::oracle::{Applying, Expectation, Oracle, WriteSet};
 use super::rng::Fnv;
 use super::{Event, Fate, Outcome, RunOptions, Stats, Violation, ViolationKind};
@@ -47,7 +47,7 @@ pub(crate) struct Device {
     seen: WriteSet,
     // The twins this device's applies dropped (SPEC R4.4), to mark a losing
     // twin delivered again (coverage only; twins are rare).
-    dropped_twins: Vec<(RecordKey, String, Register)>,
+    dropped_twins: DroppedTwins,
     disk: Option<ReplicaState>,
     disk_seen: WriteSet,
     pub offset_ms: i64,
@@ -140,7 +140,7 @@ impl World {
                 wipes: 0,
                 replica: Replica::new(WriterId::new("absent")),
                 seen: WriteSet::default(),
-                dropped_twins: Vec::new(),
+                dropped_twins: DroppedTwins::default(),
                 disk: None,
                 disk_seen: WriteSet::default(),
                 offset_ms: 0,
@@ -1062,7 +1062,8 @@ impl World {
         let records = self.devices[d].replica.records();
         let coverage = &mut self.stats.coverage;
         coverage.changes_applied(&before, &page.changes, &report, records);
-        self.count_redelivered_twins(d, &report);
+        let dropped = &mut self.devices[d].dropped_twins;
+        self.stats.coverage.redelivered_twins(dropped, &report);
         self.stats.coverage.hit(if hydration {
             Mark::PageAppliedHydration
         } else {
@@ -1103,24 +1104,6 @@ impl World {
             report.hidden_edits.len()
         ));
         true
-    }
-
-    /// Marks the losing twins device `d` had dropped before (SPEC R4.4,
-    /// R6.7: delivered again, a losing twin is a twin again).
-    fn count_redelivered_twins(&mut self, d: usize, report: &crate::ApplyReport) {
-        let dropped = &mut self.devices[d].dropped_twins;
-        for anomaly in &report.anomalies {
-            let again = (
-                anomaly.key.clone(),
-                anomaly.field.clone(),
-                anomaly.dropped.clone(),
-            );
-            if dropped.contains(&again) {
-                self.stats.coverage.hit(Mark::TwinRedelivered);
-            } else {
-                dropped.push(again);
-            }
-        }
     }
 
     // SPEC R6.7: a replica reports each lost edit once.
@@ -1226,7 +1209,8 @@ impl World {
         let records = self.devices[d].replica.records();
         let coverage = &mut self.stats.coverage;
         coverage.records_merged(&before, source.records(), &report, records);
-        self.count_redelivered_twins(d, &report);
+        let dropped = &mut self.devices[d].dropped_twins;
+        self.stats.coverage.redelivered_twins(dropped, &report);
         let reported: Vec<_> = report.conflicts.iter().map(conflict_key).collect();
         let me = self.devices[d].replica.client_id().clone();
         let where_ = format!("device {d} ({me}), merge of device {from}");

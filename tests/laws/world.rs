@@ -6,12 +6,12 @@
 //! step.
 
 use fieldmerge::arbitrary::{Action, PageForgery, CLIENTS, WRITERS};
-use fieldmerge::sim::{Before, Coverage, Mark};
+use fieldmerge::sim::{Before, Coverage, DroppedTwins, Mark};
 use fieldmerge::{
     record_to_json, ApplyReport, Change, ConflictRule, Push, Register, Replica, ReplicaState,
     Server, ServerConfig, Tally, WriterId,
 };
-use fieldmerge::{ClockCorrection, Delivery, Page, RecordKey};
+use fieldmerge::{ClockCorrection, Delivery, Page};
 use serde_json::{json, Map, Value};
 
 /// The server's limits in every run: small pages, so hydration takes
@@ -30,7 +30,7 @@ pub struct World {
     pub coverage: Coverage,
     // The twins each replica's applies dropped (SPEC R4.4), to mark a
     // losing twin delivered again (coverage only).
-    dropped_twins: Vec<(usize, RecordKey, String, Register)>,
+    dropped_twins: Vec<DroppedTwins>,
 }
 
 impl Default for World {
@@ -42,7 +42,7 @@ impl Default for World {
                 .collect(),
             server: Server::new(CONFIG),
             coverage: Coverage::default(),
-            dropped_twins: Vec::new(),
+            dropped_twins: vec![DroppedTwins::default(); CLIENTS.len()],
         }
     }
 }
@@ -161,7 +161,8 @@ impl World {
                 let report = r.merge(&other);
                 let coverage = &mut self.coverage;
                 coverage.records_merged(&before, other.records(), &report, r.records());
-                self.count_redelivered_twins(*into, &report);
+                self.coverage
+                    .redelivered_twins(&mut self.dropped_twins[*into], &report);
                 json!({"report": report_json(&report)})
             }
             Action::ResetCursor { replica } => {
@@ -239,20 +240,9 @@ impl World {
         let report = r.apply(changes, delivery);
         let coverage = &mut self.coverage;
         coverage.changes_applied(&before, changes, &report, r.records());
-        self.count_redelivered_twins(replica, &report);
+        self.coverage
+            .redelivered_twins(&mut self.dropped_twins[replica], &report);
         json!({"report": report_json(&report)})
-    }
-
-    // Marks the losing twins `replica` had dropped before (SPEC R4.4, R6.7).
-    fn count_redelivered_twins(&mut self, replica: usize, report: &ApplyReport) {
-        for a in &report.anomalies {
-            let again = (replica, a.key.clone(), a.field.clone(), a.dropped.clone());
-            if self.dropped_twins.contains(&again) {
-                self.coverage.hit(Mark::TwinRedelivered);
-            } else {
-                self.dropped_twins.push(again);
-            }
-        }
     }
 
     // `Replica::apply_page`, counting its coverage marks.
@@ -270,7 +260,8 @@ impl World {
                 } else {
                     Mark::PageAppliedLive
                 });
-                self.count_redelivered_twins(replica, report);
+                self.coverage
+                    .redelivered_twins(&mut self.dropped_twins[replica], report);
             }
             Err(e) => coverage.page_error(e),
         }
