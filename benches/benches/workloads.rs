@@ -227,12 +227,12 @@ fn sim(c: &mut Criterion) {
     // One default simulator run (2 users x 2 devices, every scenario and
     // fault, 300 chaos steps, then heal and the oracle's checks); its
     // throughput is the events the run executed, heal included.
-    let config = fieldmerge::sim::Config::default();
-    let events = fieldmerge::sim::run(1, &config).stats.events;
+    let config = fieldmerge_harness::sim::Config::default();
+    let events = fieldmerge_harness::sim::run(1, &config).stats.events;
     let mut g = c.benchmark_group("sim");
     g.throughput(Throughput::Elements(events));
     g.bench_function("run", |b| {
-        b.iter(|| fieldmerge::sim::run(black_box(1), &config).stats.events)
+        b.iter(|| fieldmerge_harness::sim::run(black_box(1), &config).stats.events)
     });
     g.finish();
 }

@@ -1,7 +1,7 @@
 //! Input builders and checks shared by the fuzz targets.
 //!
 //! Inputs are built from the fuzzer's bytes with the crate's own generators
-//! (`fieldmerge::arbitrary`, the ones the property tests use), plus the few
+//! (`fieldmerge_harness::gen`, the ones the property tests use), plus the few
 //! builders below that only the targets need (pages, permutations, simulator
 //! schedules). Every check panics with a message naming the law (SPEC rule)
 //! that broke, which is what libFuzzer reports as a crash.
@@ -16,21 +16,10 @@ use serde_json::json;
 pub mod sim;
 pub mod targets;
 
-/// The kernel side of a whole-system [`Action`](fieldmerge::arbitrary::Action)
-/// run (`tests/laws/world.rs`) and the reference model of issue #3
-/// (`tests/model.rs`, `tests/model/`), compiled from the integration tests'
-/// own source, so the `differential` target compares exactly what
-/// `cargo test` compares. Not this crate's code: its lints are the tests'.
-#[allow(dead_code, missing_docs, unused_imports, clippy::all)]
-#[path = "../../tests"]
-pub mod harness {
-    pub mod laws {
-        pub mod world;
-    }
-    pub mod model;
-}
-pub use harness::laws;
-pub use harness::model;
+/// The kernel side of a whole-system action run and the reference model,
+/// from the harness crate: the `differential` target compares exactly what
+/// `cargo test` compares.
+pub use fieldmerge_harness::{model, world};
 
 /// A page over `changes`: usually well formed (consecutive server sequence
 /// numbers from `after + 1`), sometimes not, so page rejection is exercised.

@@ -1,11 +1,11 @@
 //! Simulator schedules from fuzzer bytes: the `sim` target drives
-//! `fieldmerge::sim::run_schedule` with a chaos schedule drawn from the
+//! `fieldmerge_harness::sim::run_schedule` with a chaos schedule drawn from the
 //! input instead of from a seed. Indexes stay in small ranges, a little past
 //! the default world's devices, keys and fields, so out-of-range events
 //! (which the simulator must skip) come up too.
 
 use arbitrary::{Result, Unstructured};
-use fieldmerge::sim::{Config, Event, Fate};
+use fieldmerge_harness::sim::{Config, Event, Fate};
 
 /// The configuration of a fuzzed run: the default world (2 users with 2
 /// devices each, 4 tasks, every scenario), with the schedule's length.

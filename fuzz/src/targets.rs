@@ -3,10 +3,10 @@
 //! (`tests/regressions.rs`) run exactly the same checks.
 
 use arbitrary::Unstructured;
-use fieldmerge::arbitrary as gen;
+use fieldmerge_harness::gen as gen;
 use fieldmerge::{decode_change_values, decode_changes, encode_changes, Actor, Change, Timestamp};
 
-use crate::laws::world::World;
+use crate::world::World;
 use crate::model::world::ModelWorld;
 use crate::{merged_as_states, page, permutation};
 
@@ -198,13 +198,13 @@ pub fn sim_target(bytes: &[u8]) {
         return;
     };
     let config = crate::sim::config(schedule.len());
-    let outcome = fieldmerge::sim::run_schedule(&config, &schedule);
+    let outcome = fieldmerge_harness::sim::run_schedule(&config, &schedule);
     assert!(
         outcome.violations.is_empty(),
         "simulator violations: {:#?}\nschedule: {schedule:?}",
         outcome.violations
     );
-    let again = fieldmerge::sim::run_schedule(&config, &schedule);
+    let again = fieldmerge_harness::sim::run_schedule(&config, &schedule);
     assert_eq!(
         again.trace_hash, outcome.trace_hash,
         "the same schedule gave another trace"

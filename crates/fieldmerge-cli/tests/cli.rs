@@ -1,0 +1,131 @@
+//! The `fieldmerge` command at its boundary: exit codes, output forms, and
+//! the errors it prints. Each test runs the built binary.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+fn vectors_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../spec/vectors")
+}
+
+fn write_vector(title: &str) -> serde_json::Value {
+    json!({
+        "description": "a create stamps every field",
+        "rules": ["R5.1"],
+        "replicas": {"phone": {"client_id": "phone"}},
+        "steps": [{
+            "op": "write", "table": "tasks", "id": "t1",
+            "actor": {"kind": "user"}, "now": "2026-04-26T10:00:00.000Z",
+            "patch": {"title": "a"},
+            "expect": {"records": [{"table": "tasks", "id": "t1", "fields": {
+                "title": {"value": title, "at": "2026-04-26T10:00:00.000Z",
+                          "origin": "user", "by": "phone", "base": null}},
+                "updated_at_index": "2026-04-26T10:00:00.000Z"}]}
+        }]
+    })
+}
+
+fn fieldmerge(args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fieldmerge"))
+        .args(args)
+        .output()
+        .expect("the fieldmerge binary runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+#[test]
+fn the_vectors_command_ends_with_the_tally_line_and_fails_on_a_failing_vector() {
+    let dir = vectors_dir();
+    let (code, out) = fieldmerge(&["vectors", dir.to_str().expect("utf-8 path")]);
+    let last = out.lines().last().unwrap_or_default().to_owned();
+    assert_eq!(code, 0, "{out}");
+    assert!(last.ends_with(" passed, 0 failed"), "last line: {last}");
+
+    let tmp = scratch("vectors-cli");
+    let good = serde_json::to_vec(&write_vector("a")).expect("JSON");
+    let bad = serde_json::to_vec(&write_vector("b")).expect("JSON");
+    std::fs::write(tmp.join("a_good.json"), good).expect("write");
+    std::fs::write(tmp.join("b_bad.json"), bad).expect("write");
+    std::fs::write(tmp.join("c_broken.json"), b"{").expect("write");
+    let (code, out) = fieldmerge(&["vectors", tmp.to_str().expect("utf-8 path")]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out.lines().last(), Some("1 passed, 2 failed"), "{out}");
+    assert!(out.contains("b_bad.json"), "{out}");
+    assert!(out.contains("step 0 (write): records"), "{out}");
+    assert!(
+        out.contains("expected:") && out.contains("actual:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ERROR") && out.contains("c_broken.json"),
+        "{out}"
+    );
+
+    let single = tmp.join("a_good.json");
+    let (code, out) = fieldmerge(&["vectors", single.to_str().expect("utf-8 path")]);
+    assert_eq!((code, out.lines().last()), (0, Some("1 passed, 0 failed")));
+    assert_eq!(fieldmerge(&["vectors"]).0, 2);
+    assert_eq!(fieldmerge(&["vectors", "--help"]).0, 0);
+}
+
+#[test]
+fn the_apply_command_prints_the_state_and_the_reports_or_a_typed_error() {
+    let tmp = scratch("apply-cli");
+    let state = json!({"client_id": "phone", "records": [{"table": "tasks", "id": "t1", "fields": {
+        "title": {"value": "mine", "at": "2026-04-26T10:00:01.000Z", "origin": "user", "by": "phone",
+                  "base": {"at": "2026-04-26T10:00:00.000Z", "by": "laptop"}}}}]});
+    let changes = json!([{"table": "tasks", "id": "t1", "op": "update", "data": {"title": "theirs"},
+        "field_meta": {"title": {"at": "2026-04-26T10:00:02.000Z", "origin": "user", "base": null}},
+        "client_id": "laptop"}]);
+    let state_path = tmp.join("state.json");
+    let changes_path = tmp.join("changes.json");
+    std::fs::write(&state_path, state.to_string()).expect("write");
+    std::fs::write(&changes_path, changes.to_string()).expect("write");
+    let args = |extra: &[&'static str]| -> Vec<String> {
+        let mut v = vec![
+            "apply".to_owned(),
+            "--state".to_owned(),
+            state_path.display().to_string(),
+            "--changes".to_owned(),
+            changes_path.display().to_string(),
+        ];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let run = |a: Vec<String>| fieldmerge(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let (code, out) = run(args(&[]));
+    assert_eq!(code, 0, "{out}");
+    let result: serde_json::Value = serde_json::from_str(&out).expect("JSON output");
+    assert_eq!(result["conflicts"][0]["rule"], json!("unwitnessed"));
+    assert_eq!(result["conflicts"][0]["loser_is_local"], json!(true));
+    assert_eq!(result["tally"]["conflict_unwitnessed"], json!(1));
+    assert_eq!(
+        result["state"]["records"][0]["fields"]["title"]["value"],
+        json!("theirs")
+    );
+    let (code, out) = run(args(&["--hydration"]));
+    assert_eq!(code, 0, "{out}");
+
+    std::fs::write(&changes_path, br#"[{"table": "tasks"}]"#).expect("write");
+    let (code, out) = run(args(&[]));
+    assert_eq!(code, 1, "{out}");
+    let error: serde_json::Value = serde_json::from_str(&out).expect("JSON error");
+    assert_eq!(error["error"]["code"], json!("missing"));
+    assert_eq!(error["error"]["index"], json!(0));
+
+    std::fs::write(&state_path, br#"{"client_id": "phone", "extra": 1}"#).expect("write");
+    let (code, out) = run(args(&[]));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(r#""code":"state_json""#), "{out}");
+    assert_eq!(fieldmerge(&["apply", "--state"]).0, 2);
+    assert_eq!(fieldmerge(&["apply", "--help"]).0, 0);
+}

@@ -1,0 +1,191 @@
+//! Failures the simulator found, shrunk and pasted as literal schedules.
+//! Each pins the fix of the bug its comment names.
+
+use fieldmerge_harness::sim::{
+    run_schedule, Config, Event::*, Fate, FaultRates, Mark, ScenarioSet,
+};
+
+const OK: Fate = Fate {
+    drop: false,
+    dup: false,
+    delay: 0,
+};
+
+/// Seed 400 (shrunk from 300 steps): SPEC R12.4. A write acked through a
+/// push reply whose page did not reach it, then overwritten by a write the
+/// server refused as too far ahead: the clock correction restamped the
+/// second write to exactly the first one's version, a malformed twin on the
+/// server. Fixed by letting acked stamps join `seen` (`Replica::ack`).
+#[test]
+fn r12_4_a_restamp_never_reuses_the_version_of_an_acked_write() {
+    let config = Config {
+        users: 1,
+        devices_per_user: 1,
+        tasks: 2,
+        steps: 300,
+        heal_rounds_max: 12,
+        page_size: 2,
+        scenarios: ScenarioSet(57),
+        faults: FaultRates([71, 20, 113, 66, 7, 5, 14, 6, 13, 8]),
+        mutation: None,
+    };
+    let schedule = vec![
+        Join {
+            device: 0,
+            fate: OK,
+        },
+        Write {
+            device: 0,
+            key: 3,
+            field: 1,
+            value: 148,
+        },
+        Clock {
+            device: 0,
+            offset_ms: 97735,
+            drift_ppm: 0,
+        },
+        Push {
+            device: 0,
+            fate: OK,
+        },
+        Write {
+            device: 0,
+            key: 3,
+            field: 1,
+            value: 149,
+        },
+        Push {
+            device: 0,
+            fate: OK,
+        },
+    ];
+    let outcome = run_schedule(&config, &schedule);
+    assert!(outcome.violations.is_empty(), "{:#?}", outcome.violations);
+}
+
+/// Seed 1103 (shrunk): SPEC R12.4, R2.2. A burst of writes acked by a push
+/// whose reply page stopped short of them; a correction then restamped later
+/// writes below them, so the device's own older writes came back from the
+/// log and displaced its newer ones without a conflict report.
+#[test]
+fn r12_4_restamped_writes_stay_above_the_writers_acked_writes() {
+    let config = Config {
+        users: 2,
+        devices_per_user: 1,
+        tasks: 1,
+        steps: 300,
+        heal_rounds_max: 12,
+        page_size: 20,
+        scenarios: ScenarioSet(89),
+        faults: FaultRates([36, 23, 248, 41, 7, 5, 1, 18, 4, 1]),
+        mutation: None,
+    };
+    let schedule = vec![
+        Join {
+            device: 1,
+            fate: OK,
+        },
+        Clock {
+            device: 1,
+            offset_ms: 64511,
+            drift_ppm: -12481,
+        },
+        Burst {
+            device: 1,
+            key: 0,
+            count: 3,
+        },
+        Pull {
+            device: 1,
+            limit: 4,
+            fate: OK,
+        },
+        Burst {
+            device: 1,
+            key: 2,
+            count: 7,
+        },
+        Push {
+            device: 1,
+            fate: OK,
+        },
+        Tick { ms: 3647 },
+        Write {
+            device: 1,
+            key: 0,
+            field: 1,
+            value: 152,
+        },
+        Write {
+            device: 1,
+            key: 2,
+            field: 1,
+            value: 155,
+        },
+        Tick { ms: 1713 },
+        Write {
+            device: 1,
+            key: 2,
+            field: 0,
+            value: 159,
+        },
+    ];
+    let outcome = run_schedule(&config, &schedule);
+    assert!(outcome.violations.is_empty(), "{:#?}", outcome.violations);
+}
+
+/// SPEC R12.4 (a finding of issue #4, fixed by clock epochs): a push sent
+/// before the device learnt of its clock correction still carries the old,
+/// far-ahead stamp. It used to be accepted once the server's clock caught
+/// up: the log then held a stamp the client had replaced, and the client's
+/// newer write lost to its own older one. The copy is now refused as
+/// `stale_clock`; the oracle fails the run if a replaced stamp is ever
+/// appended, and checks that the newer write wins everywhere.
+#[test]
+fn r12_4_a_pre_correction_copy_of_a_push_never_reaches_the_log() {
+    let config = Config {
+        users: 1,
+        devices_per_user: 1,
+        tasks: 1,
+        page_size: 20,
+        scenarios: ScenarioSet(0),
+        faults: FaultRates([0; 10]),
+        ..Config::default()
+    };
+    let schedule = vec![
+        Join {
+            device: 0,
+            fate: OK,
+        },
+        Clock {
+            device: 0,
+            offset_ms: 70_000,
+            drift_ppm: 0,
+        },
+        Write {
+            device: 0,
+            key: 0,
+            field: 0,
+            value: 1000,
+        },
+        // One push, duplicated by the network.
+        Push {
+            device: 0,
+            fate: Fate { dup: true, ..OK },
+        },
+        Deliver { pick: 0, fate: OK },
+        Deliver { pick: 1, fate: OK },
+        Write {
+            device: 0,
+            key: 0,
+            field: 0,
+            value: 2000,
+        },
+        Tick { ms: 15_000 },
+        Deliver { pick: 0, fate: OK },
+    ];
+    let outcome = run_schedule(&config, &schedule);
+    assert!(outcome.violations.is_empty(), "{:#?}", outcome.violations);
+    assert_eq!(outcome.stats.coverage.count(Mark::PushRefusedStaleClock), 1);
+}

@@ -1,0 +1,96 @@
+//! # fieldmerge
+//!
+//! The merge kernel of a local-first sync system: records are maps of
+//! per-field registers, merged with field-level last-writer-wins, and a
+//! conflict is reported only when a real user edit loses to a write that had
+//! not seen it. The kernel is pure: no I/O, no clock, no randomness, no
+//! threads. Time, writer ids and seeds are arguments.
+//!
+//! The normative rules live in `spec/SPEC.md` (R1-R12); every item below
+//! names the rule it implements.
+//!
+//! ## A tour
+//! - [`Timestamp`] (R2): milliseconds, one canonical wire spelling.
+//! - [`Actor`] and [`Origin`] (R3): who wrote a field.
+//! - [`Register`], [`Version`], [`Base`] (R1, R4): one field, its total order.
+//! - [`decide`] and [`Decision`] (R6): which rule decided a field.
+//! - [`Record`] and [`derive_updated_at`] (R7-R9): fields, last change, shadow
+//!   index, tombstone.
+//! - [`Change`] (R11): the validated change and its wire format.
+//! - [`Replica`] (R2, R5, R6, R10): local writes, applies, pages, merges, the
+//!   outbox.
+//! - [`Server`] (R12): pushes, the log, pages, agent and bootstrap writes.
+//!
+//! ## Example: two devices and a server
+//! ```
+//! use fieldmerge::{Actor, RecordKey, Replica, Server, ServerConfig, Timestamp, WriterId};
+//! use serde_json::json;
+//!
+//! let t = |ms: i64| Timestamp::from_ms(1_777_197_600_000 + ms).unwrap();
+//! let obj = |v: serde_json::Value| v.as_object().unwrap().clone();
+//! let key = RecordKey::new("tasks", "t1");
+//! let mut server = Server::new(ServerConfig::default());
+//! let mut phone = Replica::new(WriterId::new("phone"));
+//! let mut laptop = Replica::new(WriterId::new("laptop"));
+//!
+//! // Both start from the same task.
+//! phone.write(&key, &Actor::User, &obj(json!({"title": "Milk", "done": false})), t(0)).unwrap();
+//! let reply = server.push(&phone.push(), t(1)).unwrap();
+//! phone.ack(reply.acked_through);
+//! phone.apply_page(&reply.page).unwrap();
+//! laptop.apply_page(&server.pull(0, 100)).unwrap();
+//!
+//! // Offline, each edits the title; the laptop's edit is later.
+//! phone.write(&key, &Actor::User, &obj(json!({"title": "Oat milk"})), t(10)).unwrap();
+//! laptop.write(&key, &Actor::User, &obj(json!({"title": "Soy milk"})), t(20)).unwrap();
+//!
+//! // The laptop syncs first; the phone pulls before pushing.
+//! let reply = server.push(&laptop.push(), t(21)).unwrap();
+//! laptop.ack(reply.acked_through);
+//! let report = phone.apply_page(&server.pull(phone.cursor().unwrap(), 100)).unwrap();
+//!
+//! // The phone's pending edit lost to a write that had not seen it: one conflict.
+//! assert_eq!(report.conflicts.len(), 1);
+//! assert!(report.conflicts[0].loser_is_local);
+//! assert_eq!(phone.record(&key).unwrap().field("title").unwrap().value, json!("Soy milk"));
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![deny(rustdoc::broken_intra_doc_links)]
+#![warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod change;
+mod classify;
+mod error;
+mod json;
+mod origin;
+mod record;
+mod register;
+mod replica;
+mod report;
+mod server;
+mod state;
+mod timestamp;
+
+pub use crate::change::{
+    decode_change_values, decode_changes, encode_changes, Change, Op, FIELDS_PER_CHANGE_MAX,
+    NAME_BYTES_MAX,
+};
+pub use crate::classify::{decide, ConflictRule, Decision, Delivery, Silence};
+pub use crate::error::{
+    ChangeError, ChangeErrorKind, ClockCorrection, PageError, PushError, StateError,
+    TimestampError, WriteError,
+};
+pub use crate::json::{cmp_values, value_depth, values_equal, VALUE_DEPTH_MAX};
+pub use crate::origin::{Actor, Origin, SYSTEM_BOOTSTRAP, SYSTEM_MIGRATION};
+pub use crate::record::{
+    derive_updated_at, Record, RecordKey, FIELD_META_KEY, SHADOW_FIELD, TOMBSTONE_FIELD,
+};
+pub use crate::register::{Base, Register, Version, WriterId};
+pub use crate::replica::{Clock, Push, Replica};
+pub use crate::report::{Anomaly, ApplyReport, Conflict, HiddenEdit, Tally};
+pub use crate::server::{Page, PushReply, Server, ServerConfig};
+pub use crate::state::{
+    record_from_json, record_to_json, register_to_json, ClockState, ReplicaState,
+};
+pub use crate::timestamp::Timestamp;

@@ -1,0 +1,294 @@
+//! The JSON form of a replica's persisted state (SPEC R12.5): what a device
+//! keeps across restarts, and what conformance vectors and the `apply`
+//! command read and print.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::change::{check_field, register_from_wire, register_meta_to_wire, Change};
+use crate::error::{ChangeErrorKind, StateError};
+use crate::record::{Record, RecordKey};
+use crate::register::{Register, Version, WriterId};
+use crate::replica::{Clock, Replica, ReplicaParts};
+use crate::timestamp::Timestamp;
+
+/// A replica's persisted state in JSON form. Every member but `client_id`
+/// may be omitted on input; see `spec/SPEC.md` R12.5 for the format.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicaState {
+    /// The stable client id.
+    pub client_id: String,
+    /// The records, each `{table, id, fields: {name: {value, at, origin, by, base?}}, updated_at_index}`.
+    #[serde(default)]
+    pub records: Vec<Value>,
+    /// The pending changes, as wire changes.
+    #[serde(default)]
+    pub outbox: Vec<Value>,
+    /// The next `client_seq`; defaults to one after the outbox's last.
+    #[serde(default)]
+    pub next_seq: Option<u64>,
+    /// The cursor into the server log; `null` before the first pull.
+    #[serde(default)]
+    pub cursor: Option<u64>,
+    /// Whether an initial hydration round is under way.
+    #[serde(default)]
+    pub hydrating: bool,
+    /// The clock; defaults to one that has seen every stored register.
+    #[serde(default)]
+    pub clock: Option<ClockState>,
+}
+
+/// The JSON form of a [`Clock`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockState {
+    /// The greatest `at` received.
+    pub seen: Timestamp,
+    /// The greatest `at` stamped.
+    pub stamped: Timestamp,
+    /// The learnt correction of the wall clock.
+    #[serde(default)]
+    pub offset_ms: i64,
+    /// The clock epoch (SPEC R12.4); absent means 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub epoch: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl ReplicaState {
+    /// The persisted state of `replica`.
+    pub fn of(replica: &Replica) -> ReplicaState {
+        let clock = replica.clock();
+        ReplicaState {
+            client_id: replica.client_id().to_string(),
+            records: replica
+                .records()
+                .iter()
+                .map(|(k, r)| record_to_json(k, r))
+                .collect(),
+            outbox: replica.outbox().iter().map(Change::to_wire).collect(),
+            next_seq: Some(replica.next_seq()),
+            cursor: replica.cursor(),
+            hydrating: replica.is_hydrating(),
+            clock: Some(ClockState {
+                seen: clock.seen,
+                stamped: clock.stamped,
+                offset_ms: clock.offset_ms,
+                epoch: clock.epoch,
+            }),
+        }
+    }
+
+    /// Loads the replica this state describes.
+    ///
+    /// # Errors
+    /// [`StateError`] naming the bad record field or outbox change.
+    pub fn load(&self) -> Result<Replica, StateError> {
+        // The client id names every change this replica writes, so it must
+        // be a wire name (SPEC R11.6, R12.5).
+        if self.client_id.is_empty() || self.client_id.len() > crate::change::NAME_BYTES_MAX {
+            return Err(StateError::Json {
+                message: "client_id must be 1 to 256 bytes".into(),
+            });
+        }
+        let client_id = WriterId::new(&self.client_id);
+        let mut records = BTreeMap::new();
+        for value in &self.records {
+            let (key, record) = record_from_json(value)?;
+            records.insert(key, record);
+        }
+        let outbox = self
+            .outbox
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Change::from_wire(v, i))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StateError::Outbox)?;
+        let inconsistent = |what: String| StateError::Inconsistent { what };
+        let mut previous: Option<u64> = None;
+        for (i, change) in outbox.iter().enumerate() {
+            if change.client_id() != &client_id {
+                return Err(inconsistent(format!(
+                    "outbox change {i} belongs to another client"
+                )));
+            }
+            let seq = change
+                .client_seq()
+                .ok_or_else(|| inconsistent(format!("outbox change {i} has no client_seq")))?;
+            if previous.is_some_and(|p| p.checked_add(1) != Some(seq)) {
+                return Err(inconsistent(format!(
+                    "outbox change {i}: client_seq {seq} is not consecutive"
+                )));
+            }
+            previous = Some(seq);
+        }
+        let next_seq = self
+            .next_seq
+            .unwrap_or(previous.map_or(1, |s| s.saturating_add(1)));
+        // Sequence numbers stay below 2^63, so no increment can overflow.
+        if next_seq == 0 || next_seq > i64::MAX as u64 || previous.is_some_and(|p| p >= next_seq) {
+            return Err(inconsistent(format!(
+                "next_seq {next_seq} does not follow the outbox"
+            )));
+        }
+        // Without a stored clock: the replica's own pending writes count as
+        // stamped, everything else as seen. Counting a far-ahead pending write
+        // as seen would floor every later clock correction above it (R12.4).
+        let pending: Vec<Version> = outbox
+            .iter()
+            .flat_map(|c| c.writes().map(|(_, r)| r.version()).collect::<Vec<_>>())
+            .collect();
+        let mut seen = Timestamp::GENESIS;
+        for record in records.values() {
+            for (_, reg) in record.fields() {
+                if !pending.contains(&reg.version()) {
+                    seen = seen.max(reg.at);
+                }
+            }
+        }
+        let stamped = outbox
+            .iter()
+            .filter_map(Change::max_at)
+            .max()
+            .unwrap_or_default();
+        let clock = self.clock.map_or(
+            Clock {
+                seen,
+                stamped,
+                offset_ms: 0,
+                epoch: 0,
+            },
+            |c| Clock {
+                seen: c.seen,
+                stamped: c.stamped,
+                offset_ms: c.offset_ms,
+                epoch: c.epoch,
+            },
+        );
+        Ok(Replica::from_parts(ReplicaParts {
+            client_id,
+            records,
+            clock,
+            outbox,
+            next_seq,
+            cursor: self.cursor,
+            hydrating: self.hydrating,
+        }))
+    }
+
+    /// Parses a state from JSON text and loads it.
+    ///
+    /// # Errors
+    /// [`StateError::Json`] for text that is not a state; otherwise as [`ReplicaState::load`].
+    pub fn load_json(text: &[u8]) -> Result<Replica, StateError> {
+        // A value sits at most five levels deep: the state, `records`, the
+        // record, its `fields`, the field (SPEC R12.5).
+        let state: ReplicaState =
+            crate::json::parse_bounded(text, 5).map_err(|e| StateError::Json {
+                message: e.to_string(),
+            })?;
+        state.load()
+    }
+}
+
+/// A register as JSON, as a record's field holds it: `{value, at, origin, by, base?}`.
+pub fn register_to_json(reg: &Register) -> Value {
+    let mut entry = Map::new();
+    entry.insert("value".into(), reg.value.clone());
+    if let Value::Object(meta) = register_meta_to_wire(reg) {
+        entry.extend(meta);
+    }
+    Value::Object(entry)
+}
+
+/// A record as JSON: `{table, id, fields: {name: {value, at, origin, by, base?}}, updated_at_index}`.
+pub fn record_to_json(key: &RecordKey, record: &Record) -> Value {
+    let mut fields = Map::new();
+    for (name, reg) in record.fields() {
+        fields.insert(name.to_owned(), register_to_json(reg));
+    }
+    let mut obj = Map::new();
+    obj.insert("table".into(), Value::from(key.table.as_str()));
+    obj.insert("id".into(), Value::from(key.id.as_str()));
+    obj.insert("fields".into(), Value::Object(fields));
+    obj.insert(
+        "updated_at_index".into(),
+        record
+            .updated_at_index()
+            .map_or(Value::Null, |t| Value::from(t.to_string())),
+    );
+    Value::Object(obj)
+}
+
+/// Reads a record from the JSON of [`record_to_json`]. A missing
+/// `updated_at_index` is derived.
+///
+/// # Errors
+/// [`StateError`] naming the record and field.
+pub fn record_from_json(value: &Value) -> Result<(RecordKey, Record), StateError> {
+    let json_err = |message: &str| StateError::Json {
+        message: message.to_owned(),
+    };
+    let obj = value
+        .as_object()
+        .ok_or_else(|| json_err("a record must be an object"))?;
+    let text = |name: &str| obj.get(name).and_then(Value::as_str);
+    let key = RecordKey::new(
+        text("table").ok_or_else(|| json_err("a record needs a string table"))?,
+        text("id").ok_or_else(|| json_err("a record needs a string id"))?,
+    );
+    let fields = match obj.get("fields") {
+        None => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(json_err("a record's fields must be an object")),
+    };
+    let rec_err = |field: &str, kind: ChangeErrorKind| StateError::Record {
+        table: key.table.clone(),
+        id: key.id.clone(),
+        field: field.to_owned(),
+        kind,
+    };
+    let mut registers = Vec::with_capacity(fields.len());
+    for (name, entry) in &fields {
+        let mut meta = entry.as_object().cloned().ok_or_else(|| {
+            rec_err(
+                name,
+                ChangeErrorKind::WrongType {
+                    path: "field".into(),
+                    expected: "an object",
+                },
+            )
+        })?;
+        let value = meta.remove("value").ok_or_else(|| {
+            rec_err(
+                name,
+                ChangeErrorKind::Missing {
+                    path: "value".into(),
+                },
+            )
+        })?;
+        check_field(name, &value).map_err(|k| rec_err(name, k))?;
+        let reg = register_from_wire(&value, &Value::Object(meta), &WriterId::default())
+            .map_err(|k| rec_err(name, k))?;
+        registers.push((name.clone(), reg));
+    }
+    let index = match obj.get("updated_at_index") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => Some(Some(
+            Timestamp::parse(s).map_err(|e| rec_err("updated_at_index", e.into()))?,
+        )),
+        Some(_) => return Err(json_err("updated_at_index must be a timestamp or null")),
+    };
+    let mut record = Record::from_registers(registers, index.flatten());
+    if index.is_none() {
+        record.refresh_index();
+    }
+    Ok((key, record))
+}
