@@ -8,6 +8,9 @@ mod support;
 mod rules;
 mod scenarios;
 
+// Issue #10: one place for each decision and each check.
+mod boundary;
+
 // Issue #3: laws as properties, the reference model, conformance vectors.
 mod differential;
 mod laws;

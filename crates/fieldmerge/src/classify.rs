@@ -19,6 +19,28 @@ pub enum Delivery {
     Hydration,
 }
 
+/// Where a field is decided: the delivery, and whether the current register
+/// is one of the deciding replica's own pending writes (SPEC R6.4). A
+/// [`Delivery`] alone is the context of a merge with no pending writes (the
+/// server's, or a replica's over a register it has not written).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Context {
+    /// How the incoming register arrived.
+    pub delivery: Delivery,
+    /// Whether the current register is still in the deciding replica's
+    /// outbox: a pending local write, which no legacy winner can have seen.
+    pub current_pending: bool,
+}
+
+impl From<Delivery> for Context {
+    fn from(delivery: Delivery) -> Context {
+        Context {
+            delivery,
+            current_pending: false,
+        }
+    }
+}
+
 /// What happened to one field when an incoming register met the current one.
 /// Every variant names the rule that decided it (SPEC R6).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -55,7 +77,8 @@ pub enum Silence {
     SameValue,
     /// The winner's writer overwrote exactly the losing version: it saw it.
     Witnessed,
-    /// A legacy winner (no witness) during an initial hydration round.
+    /// A legacy winner (no witness) during an initial hydration round, over
+    /// a register that is not a pending local write.
     LegacyHydration,
 }
 
@@ -64,7 +87,8 @@ pub enum Silence {
 pub enum ConflictRule {
     /// The winner carries a witness that is not the losing version (SPEC R6.3).
     Unwitnessed,
-    /// The winner carries no witness and the apply is live (SPEC R6.4).
+    /// The winner carries no witness, and the apply is live or the loser is
+    /// a pending local write (SPEC R6.4).
     Legacy,
 }
 
@@ -79,12 +103,16 @@ impl Decision {
     }
 }
 
-/// Decides one field: how `incoming` meets `current` (SPEC R4, R6). Pure; the
-/// caller stores `incoming` exactly when [`Decision::incoming_won`].
+/// Decides one field: how `incoming` meets `current` in `context` (SPEC R4,
+/// R6). Pure, and the one place a field's decision is made: every merge, on
+/// a replica or on the server, reports exactly what this returns, and stores
+/// `incoming` exactly when [`Decision::incoming_won`]. `context` is a
+/// [`Context`], or a [`Delivery`] for a current register that is not a
+/// pending local write.
 ///
 /// # Example
 /// ```
-/// use fieldmerge::{decide, Base, Decision, ConflictRule, Delivery, Origin, Register, Silence, Timestamp, WriterId};
+/// use fieldmerge::{decide, Base, Context, Decision, ConflictRule, Delivery, Origin, Register, Silence, Timestamp, WriterId};
 /// use serde_json::json;
 /// let mine = Register { value: json!("draft"), at: Timestamp::from_ms(10).unwrap(),
 ///     by: WriterId::new("phone"), origin: Origin::User, base: Base::First };
@@ -94,8 +122,19 @@ impl Decision {
 /// assert_eq!(decide(Some(&mine), &blind, Delivery::Live), Decision::Conflict(ConflictRule::Unwitnessed));
 /// assert_eq!(decide(Some(&mine), &seeing, Delivery::Live), Decision::Overwrite(Silence::Witnessed));
 /// assert_eq!(decide(Some(&seeing), &mine, Delivery::Live), Decision::Stale);
+///
+/// // A legacy winner in hydration is silent, unless the loser is pending.
+/// let legacy = Register { base: Base::Legacy, ..blind.clone() };
+/// assert_eq!(decide(Some(&mine), &legacy, Delivery::Hydration), Decision::Overwrite(Silence::LegacyHydration));
+/// let pending = Context { delivery: Delivery::Hydration, current_pending: true };
+/// assert_eq!(decide(Some(&mine), &legacy, pending), Decision::Conflict(ConflictRule::Legacy));
 /// ```
-pub fn decide(current: Option<&Register>, incoming: &Register, delivery: Delivery) -> Decision {
+pub fn decide(
+    current: Option<&Register>,
+    incoming: &Register,
+    context: impl Into<Context>,
+) -> Decision {
+    let context = context.into();
     let Some(current) = current else {
         return Decision::Insert;
     };
@@ -107,12 +146,12 @@ pub fn decide(current: Option<&Register>, incoming: &Register, delivery: Deliver
                 incoming_won: ord == Ordering::Greater,
             },
         },
-        Ordering::Greater => overwrite(current, incoming, delivery),
+        Ordering::Greater => overwrite(current, incoming, context),
     }
 }
 
 // SPEC R6.3-R6.4: the incoming register wins; was a user edit lost?
-fn overwrite(loser: &Register, winner: &Register, delivery: Delivery) -> Decision {
+fn overwrite(loser: &Register, winner: &Register, context: Context) -> Decision {
     if loser.origin != Origin::User {
         return Decision::Overwrite(Silence::LoserNotUser);
     }
@@ -122,9 +161,15 @@ fn overwrite(loser: &Register, winner: &Register, delivery: Delivery) -> Decisio
     match &winner.base {
         Base::Saw(seen) if loser.has_version(seen) => Decision::Overwrite(Silence::Witnessed),
         Base::Saw(_) | Base::First => Decision::Conflict(ConflictRule::Unwitnessed),
-        Base::Legacy => match delivery {
-            Delivery::Hydration => Decision::Overwrite(Silence::LegacyHydration),
-            Delivery::Live => Decision::Conflict(ConflictRule::Legacy),
+        // SPEC R6.4: a legacy winner is silent only in hydration, and never
+        // over a pending local write: that write is not in the log before
+        // the winner (own changes found there are acknowledged, R12.2), so
+        // the winner cannot have seen it.
+        Base::Legacy => match (context.delivery, context.current_pending) {
+            (Delivery::Hydration, false) => Decision::Overwrite(Silence::LegacyHydration),
+            (Delivery::Hydration, true) | (Delivery::Live, _) => {
+                Decision::Conflict(ConflictRule::Legacy)
+            }
         },
     }
 }

@@ -5,24 +5,7 @@
 
 use thiserror::Error;
 
-use crate::timestamp::Timestamp;
-
-/// A timestamp that is not in the canonical wire spelling or not in range.
-#[derive(Clone, PartialEq, Eq, Debug, Error)]
-pub enum TimestampError {
-    /// The text is not `YYYY-MM-DDTHH:MM:SS.mmmZ` with a real date and time.
-    #[error("malformed timestamp {text:?}: expected YYYY-MM-DDTHH:MM:SS.mmmZ")]
-    Malformed {
-        /// The rejected text (at most 40 characters).
-        text: String,
-    },
-    /// Milliseconds outside `1970-01-01T00:00:00.000Z..=9999-12-31T23:59:59.999Z`.
-    #[error("timestamp {ms} ms is outside 1970-01-01T00:00:00.000Z..=9999-12-31T23:59:59.999Z")]
-    OutOfRange {
-        /// The rejected number of milliseconds since the genesis.
-        ms: i64,
-    },
-}
+use crate::timestamp::{Timestamp, TimestampError};
 
 /// A wire change that failed validation (SPEC R11.5): which change of the
 /// batch, which record and field, and what was wrong.

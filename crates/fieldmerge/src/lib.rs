@@ -63,7 +63,10 @@ mod change;
 mod classify;
 mod error;
 mod json;
+mod merge;
 mod origin;
+mod patch;
+mod protocol;
 mod record;
 mod register;
 mod replica;
@@ -76,21 +79,21 @@ pub use crate::change::{
     decode_change_values, decode_changes, encode_changes, Change, Op, FIELDS_PER_CHANGE_MAX,
     NAME_BYTES_MAX,
 };
-pub use crate::classify::{decide, ConflictRule, Decision, Delivery, Silence};
+pub use crate::classify::{decide, ConflictRule, Context, Decision, Delivery, Silence};
 pub use crate::error::{
-    ChangeError, ChangeErrorKind, ClockCorrection, PageError, PushError, StateError,
-    TimestampError, WriteError,
+    ChangeError, ChangeErrorKind, ClockCorrection, PageError, PushError, StateError, WriteError,
 };
 pub use crate::json::{cmp_values, value_depth, values_equal, VALUE_DEPTH_MAX};
 pub use crate::origin::{Actor, Origin, SYSTEM_BOOTSTRAP, SYSTEM_MIGRATION};
+pub use crate::protocol::{Page, Push, PushReply};
 pub use crate::record::{
     derive_updated_at, Record, RecordKey, FIELD_META_KEY, SHADOW_FIELD, TOMBSTONE_FIELD,
 };
 pub use crate::register::{Base, Register, Version, WriterId};
-pub use crate::replica::{Clock, Push, Replica};
+pub use crate::replica::{Clock, Replica};
 pub use crate::report::{Anomaly, ApplyReport, Conflict, HiddenEdit, Tally};
-pub use crate::server::{Page, PushReply, Server, ServerConfig};
+pub use crate::server::{Server, ServerConfig};
 pub use crate::state::{
     record_from_json, record_to_json, register_to_json, ClockState, ReplicaState,
 };
-pub use crate::timestamp::Timestamp;
+pub use crate::timestamp::{Timestamp, TimestampError};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::classify::{decide, Decision, Delivery};
+use crate::classify::{decide, Context, Decision};
 use crate::register::Register;
 use crate::timestamp::Timestamp;
 
@@ -135,9 +135,10 @@ impl Record {
         &mut self,
         name: &str,
         incoming: &Register,
-        delivery: Delivery,
+        context: impl Into<Context>,
     ) -> (Decision, Option<Register>) {
-        self.merge_register_from(&mut 0, name, || Arc::from(name), incoming, delivery)
+        let context = context.into();
+        self.merge_register_from(&mut 0, name, || Arc::from(name), incoming, |_| context)
     }
 
     /// [`Record::merge_register`] for a run of writes sorted by name: the
@@ -145,14 +146,15 @@ impl Record {
     /// a sorted run costs one comparison per field when the names match.
     /// `name_arc` gives the name's shared allocation, taken only when the
     /// field is new, so a record shares its names with the change that
-    /// created it instead of copying them.
+    /// created it instead of copying them. `context` gives the decision's
+    /// context from the current register, asked only when there is one.
     pub(crate) fn merge_register_from(
         &mut self,
         from: &mut usize,
         name: &str,
         name_arc: impl FnOnce() -> Arc<str>,
         incoming: &Register,
-        delivery: Delivery,
+        context: impl FnOnce(&Register) -> Context,
     ) -> (Decision, Option<Register>) {
         let start = (*from).min(self.fields.len());
         let found = match self.fields.get(start) {
@@ -169,7 +171,8 @@ impl Record {
         match found {
             Ok(i) => {
                 *from = i + 1;
-                let decision = decide(Some(&self.fields[i].1), incoming, delivery);
+                let current = &self.fields[i].1;
+                let decision = decide(Some(current), incoming, context(current));
                 if !decision.incoming_won() {
                     return (decision, None);
                 }

@@ -6,14 +6,16 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::change::{check_field, check_name, Change, Op, FIELDS_PER_CHANGE_MAX};
-use crate::classify::{ConflictRule, Decision, Delivery, Silence};
-use crate::error::{ChangeErrorKind, ClockCorrection, PageError, WriteError};
-use crate::origin::{Actor, Origin, SYSTEM_BOOTSTRAP};
+use crate::change::{Change, Op};
+use crate::classify::Delivery;
+use crate::error::{ClockCorrection, PageError, WriteError};
+use crate::merge::{keys_missing, merge_into_record, merge_shared};
+use crate::origin::{Actor, Origin};
+use crate::patch::{bootstrap_writes, check_write, check_writer, stamp_patch, Tombstone};
+use crate::protocol::{Page, Push};
 use crate::record::{Record, RecordKey, TOMBSTONE_FIELD};
-use crate::register::{Base, Register, Version, WriterId};
-use crate::report::{Anomaly, ApplyReport, Conflict, HiddenEdit};
-use crate::server::Page;
+use crate::register::{Base, Version, WriterId};
+use crate::report::ApplyReport;
 use crate::timestamp::Timestamp;
 
 /// A replica's hybrid logical clock in milliseconds (SPEC R2.2).
@@ -145,19 +147,12 @@ impl Replica {
         patch: &Map<String, Value>,
         now: Timestamp,
     ) -> Result<Option<Change>, WriteError> {
-        check_key(key)?;
-        for (name, value) in patch {
-            if name == TOMBSTONE_FIELD {
-                return Err(WriteError::ReservedField {
-                    field: name.clone(),
-                    why: "use delete and restore",
-                });
-            }
-            check_patch_field(name, value)?;
-        }
-        if patch.len() > FIELDS_PER_CHANGE_MAX {
-            return Err(WriteError::TooManyFields);
-        }
+        check_write(
+            key,
+            ("client_id", &self.client_id),
+            patch,
+            Tombstone::Refused,
+        )?;
         // `stamp` makes it an insert when the record is new.
         self.stamp(key, Op::Update, actor.origin(), patch.iter(), now)
     }
@@ -216,27 +211,28 @@ impl Replica {
 
     /// Creates the client-side placeholder of a singleton (SPEC R10): every
     /// field of `fields` stamped at the genesis, origin `system`, writer
-    /// [`SYSTEM_BOOTSTRAP`], exactly as the server's bootstrap row. A no-op
+    /// [`SYSTEM_BOOTSTRAP`](crate::SYSTEM_BOOTSTRAP), exactly as the server's bootstrap row. A no-op
     /// (`None`) when the replica already holds the record. The placeholder is
     /// pushed like any write, which is harmless: it is identical to the
     /// server's row.
     ///
     /// # Errors
-    /// [`WriteError`] for bad names, reserved fields or values nested too deep.
+    /// [`WriteError`] for bad names, reserved fields (the tombstone among
+    /// them), values nested too deep or too many fields, checked as for
+    /// [`Replica::write`].
     pub fn bootstrap(
         &mut self,
         key: &RecordKey,
         fields: &Map<String, Value>,
     ) -> Result<Option<Change>, WriteError> {
-        check_key(key)?;
-        self.check_client_id()?;
-        for (name, value) in fields {
-            check_patch_field(name, value)?;
-        }
-        // A placeholder is a pending change like any write (SPEC R10.4, R11.2).
-        if fields.len() > FIELDS_PER_CHANGE_MAX {
-            return Err(WriteError::TooManyFields);
-        }
+        // A placeholder is a pending change like any write (SPEC R10.4,
+        // R11.2), checked as one; no record is born deleted.
+        check_write(
+            key,
+            ("client_id", &self.client_id),
+            fields,
+            Tombstone::Refused,
+        )?;
         if self.records.contains_key(key) || fields.is_empty() {
             return Ok(None);
         }
@@ -296,7 +292,15 @@ impl Replica {
             });
         }
         for (i, change) in page.changes.iter().enumerate() {
-            let want = page.after + 1 + i as u64;
+            // A forged `after` near `u64::MAX`: no sequence number follows
+            // the last one, so the change cannot be the one expected.
+            let Some(want) = page.after.checked_add(1 + i as u64) else {
+                return Err(PageError::NotConsecutive {
+                    index: i,
+                    expected: u64::MAX,
+                    found: change.server_seq(),
+                });
+            };
             if change.server_seq() != Some(want) {
                 return Err(PageError::NotConsecutive {
                     index: i,
@@ -305,7 +309,7 @@ impl Replica {
                 });
             }
         }
-        let last = page.after + page.changes.len() as u64;
+        let last = page.after.saturating_add(page.changes.len() as u64);
         if page.head < last {
             return Err(PageError::HeadBehind {
                 head: page.head,
@@ -537,15 +541,6 @@ impl Replica {
     // Stamps one local write: every field of `fields` whose value changes.
     // `op` is for an existing record; a write that creates one is an insert.
     // The record is looked up once.
-    // SPEC R11.2, R11.6: the client id names every change this replica
-    // makes, so it must be a wire name, or no server could decode them.
-    fn check_client_id(&self) -> Result<(), WriteError> {
-        check_name(self.client_id.as_str(), "client_id").map_err(|_| WriteError::BadName {
-            what: "client_id",
-            name: self.client_id.as_str().chars().take(40).collect(),
-        })
-    }
-
     fn stamp<'a>(
         &mut self,
         key: &RecordKey,
@@ -554,37 +549,21 @@ impl Replica {
         fields: impl Iterator<Item = (&'a String, &'a Value)>,
         now: Timestamp,
     ) -> Result<Option<Change>, WriteError> {
-        self.check_client_id()?;
+        check_writer("client_id", &self.client_id)?;
         // An exhausted clock refuses only a write that stamps something
         // (R2.3); a no-op write stays a no-op (R5.2).
         let stamp = self.clock.peek(now);
         let at = stamp.unwrap_or(Timestamp::MAX);
         let mut record = self.records.get_mut(key);
         let op = if record.is_some() { op } else { Op::Insert };
-        let mut writes: Vec<(Arc<str>, Register)> = Vec::new();
-        for (name, value) in fields {
-            let current = record.as_deref().and_then(|r| r.field(name));
-            // SPEC R5.2: an update stamps only the fields whose value changes.
-            if current.is_some_and(|reg| crate::json::values_equal(&reg.value, value)) {
-                continue;
-            }
-            let base = current.map_or(Base::First, |reg| Base::Saw(reg.version()));
-            let reg = Register {
-                value: value.clone(),
-                at,
-                by: self.client_id.clone(),
-                origin,
-                base,
-            };
-            writes.push((Arc::from(name.as_str()), reg));
-        }
+        let current = |name: &str| record.as_deref().and_then(|r| r.field(name));
+        let writes = stamp_patch(current, fields, at, &self.client_id, origin);
         if writes.is_empty() {
             return Ok(None);
         }
         if stamp.is_none() {
             return Err(WriteError::ClockExhausted);
         }
-        writes.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         self.clock.stamped = at;
         let record = match record.take() {
             Some(record) => record,
@@ -601,7 +580,7 @@ impl Replica {
                 name,
                 || Arc::clone(name),
                 reg,
-                Delivery::Live,
+                |_| Delivery::Live.into(),
             );
             debug_assert!(
                 decision.incoming_won(),
@@ -645,261 +624,6 @@ pub(crate) struct ReplicaParts {
     pub next_seq: u64,
     pub cursor: Option<u64>,
     pub hydrating: bool,
-}
-
-/// A client's push: its pending changes, oldest first, and its cursor.
-#[derive(Clone, PartialEq, Debug)]
-pub struct Push {
-    /// The pushing client.
-    pub client_id: WriterId,
-    /// The pending changes, with consecutive `client_seq`.
-    pub changes: Vec<Change>,
-    /// The client's cursor: the reply carries the log after it.
-    pub cursor: u64,
-    /// The client's clock epoch when it made the push (SPEC R12.4).
-    pub clock_epoch: u64,
-}
-
-/// Merges the registers of one change or record into `records` and reports
-/// every decision (SPEC R4, R6, R9.3). Shared by replica and server so both
-/// sides merge with one rule.
-pub(crate) fn merge_writes<'a>(
-    records: &mut BTreeMap<RecordKey, Record>,
-    key: &RecordKey,
-    writes: impl Iterator<Item = (&'a str, &'a Register)>,
-    delivery: Delivery,
-    local: Option<Local<'_>>,
-    report: &mut ApplyReport,
-) {
-    let writes = writes.map(|(name, reg)| (name, None, reg));
-    merge_into(records, key, writes, delivery, local, report);
-}
-
-/// [`merge_writes`] of writes whose names are shared allocations (a change's
-/// or a record's): a new field shares the name instead of copying it.
-pub(crate) fn merge_shared(
-    records: &mut BTreeMap<RecordKey, Record>,
-    key: &RecordKey,
-    writes: &[(Arc<str>, Register)],
-    delivery: Delivery,
-    local: Option<Local<'_>>,
-    report: &mut ApplyReport,
-) {
-    let writes = writes.iter().map(|(name, reg)| (&**name, Some(name), reg));
-    merge_into(records, key, writes, delivery, local, report);
-}
-
-/// The replica a merge runs on: its client id and its outbox.
-pub(crate) type Local<'a> = (&'a WriterId, &'a [Change]);
-
-// SPEC R6.4: a loser that is still a pending write of this replica cannot be
-// in the log before the winner (own changes found in the log are acked,
-// R12.2), so a legacy winner cannot have seen it, hydration or not.
-fn is_pending(
-    lost: &Register,
-    key: &RecordKey,
-    name: &str,
-    me: &WriterId,
-    outbox: &[Change],
-) -> bool {
-    &lost.by == me
-        && outbox
-            .iter()
-            .any(|c| c.key() == key && c.write(name).is_some_and(|r| r.cmp_version(lost).is_eq()))
-}
-
-// The one merge of SPEC R4, R6 and R9.3 behind `merge_writes` and
-// `merge_shared`. The writes come sorted by name (a change's and a record's
-// are), so each field is found by a search that resumes where the previous
-// one ended.
-fn merge_into<'a>(
-    records: &mut BTreeMap<RecordKey, Record>,
-    key: &RecordKey,
-    writes: impl Iterator<Item = (&'a str, Option<&'a Arc<str>>, &'a Register)>,
-    delivery: Delivery,
-    local: Option<Local<'_>>,
-    report: &mut ApplyReport,
-) {
-    // A new record stores its field names as the allocations its neighbour
-    // in key order already holds, where they match: records of one table
-    // mostly share their fields, so a name is stored once, not once per
-    // record (issue #5: memory per register).
-    let mut names: Vec<Arc<str>> = Vec::new();
-    let record = match records.get_mut(key) {
-        Some(record) => record,
-        None => {
-            if let Some((_, neighbour)) = records.range(..key).next_back() {
-                names = neighbour
-                    .fields_shared()
-                    .iter()
-                    .map(|(n, _)| Arc::clone(n))
-                    .collect();
-            }
-            let record = records.entry(key.clone()).or_default();
-            record.reserve_exact(writes.size_hint().0);
-            record
-        }
-    };
-    merge_into_record(record, key, writes, delivery, local, report);
-    if !names.is_empty() {
-        record.share_names(&names);
-    }
-}
-
-// `merge_into` once the record is found.
-fn merge_into_record<'a>(
-    record: &mut Record,
-    key: &RecordKey,
-    writes: impl Iterator<Item = (&'a str, Option<&'a Arc<str>>, &'a Register)>,
-    delivery: Delivery,
-    local: Option<Local<'_>>,
-    report: &mut ApplyReport,
-) {
-    // Whether the record was deleted before this run is read off the
-    // tombstone the run replaced, so a run that does not touch the tombstone
-    // never looks it up.
-    let mut was_deleted = false;
-    let mut tombstone_won = false;
-    let mut from = 0;
-    for (name, shared, incoming) in writes {
-        let name_arc = || shared.map_or_else(|| Arc::from(name), Arc::clone);
-        let (decision, loser) =
-            record.merge_register_from(&mut from, name, name_arc, incoming, delivery);
-        let decision = match (decision, &loser, local) {
-            (Decision::Overwrite(Silence::LegacyHydration), Some(lost), Some((me, outbox)))
-                if is_pending(lost, key, name, me, outbox) =>
-            {
-                Decision::Conflict(ConflictRule::Legacy)
-            }
-            _ => decision,
-        };
-        report.tally.count(decision);
-        if name == TOMBSTONE_FIELD && decision.incoming_won() {
-            tombstone_won = true;
-            was_deleted = loser.as_ref().is_some_and(|l| !l.value.is_null());
-        }
-        match decision {
-            Decision::Conflict(rule) => {
-                if let Some(loser) = loser {
-                    report.conflicts.push(Conflict {
-                        key: key.clone(),
-                        field: name.to_owned(),
-                        loser_is_local: local.is_some_and(|(me, _)| &loser.by == me),
-                        loser,
-                        winner: incoming.clone(),
-                        rule,
-                    });
-                }
-            }
-            Decision::Twin { incoming_won } => {
-                let (kept, dropped) = match (incoming_won, loser) {
-                    (true, Some(loser)) => (incoming.clone(), loser),
-                    _ => (
-                        record
-                            .field(name)
-                            .cloned()
-                            .unwrap_or_else(|| incoming.clone()),
-                        incoming.clone(),
-                    ),
-                };
-                report.anomalies.push(Anomaly {
-                    key: key.clone(),
-                    field: name.to_owned(),
-                    kept,
-                    dropped,
-                });
-            }
-            _ => {}
-        }
-    }
-    // SPEC R9.3: a tombstone that hides a local user edit its writer
-    // provably had not seen (an edit with a greater version than the
-    // tombstone, which a hybrid logical clock rules out for a seen edit).
-    if let (Some((me, _)), true, false) = (local, tombstone_won, was_deleted) {
-        if !record.is_deleted() {
-            return;
-        }
-        if let Some(tombstone) = record.field(TOMBSTONE_FIELD).cloned() {
-            for (name, reg) in record.fields() {
-                if name != TOMBSTONE_FIELD
-                    && reg.origin == Origin::User
-                    && &reg.by == me
-                    && reg.cmp_version(&tombstone) == std::cmp::Ordering::Greater
-                {
-                    report.hidden_edits.push(HiddenEdit {
-                        key: key.clone(),
-                        field: name.to_owned(),
-                        edit: reg.clone(),
-                        tombstone: tombstone.clone(),
-                    });
-                }
-            }
-        }
-    }
-}
-
-/// The keys of `theirs` that `mine` lacks, in key order: one walk over both
-/// sorted maps.
-fn keys_missing(
-    mine: &BTreeMap<RecordKey, Record>,
-    theirs: &BTreeMap<RecordKey, Record>,
-) -> Vec<RecordKey> {
-    let mut missing = Vec::new();
-    let mut mine = mine.keys().peekable();
-    for key in theirs.keys() {
-        while mine.next_if(|k| *k < key).is_some() {}
-        if mine.next_if(|k| *k == key).is_none() {
-            missing.push(key.clone());
-        }
-    }
-    missing
-}
-
-/// The registers of a bootstrap write: genesis stamp, origin `system`,
-/// writer [`SYSTEM_BOOTSTRAP`], first write (SPEC R10.1).
-pub(crate) fn bootstrap_writes(fields: &Map<String, Value>) -> Vec<(Arc<str>, Register)> {
-    let by = WriterId::new(SYSTEM_BOOTSTRAP);
-    fields
-        .iter()
-        .map(|(name, value)| {
-            let reg = Register {
-                value: value.clone(),
-                at: Timestamp::GENESIS,
-                by: by.clone(),
-                origin: Origin::System,
-                base: Base::First,
-            };
-            (Arc::from(name.as_str()), reg)
-        })
-        .collect()
-}
-
-pub(crate) fn check_key(key: &RecordKey) -> Result<(), WriteError> {
-    for (what, name) in [("table", &key.table), ("id", &key.id)] {
-        check_name(name, what).map_err(|_| WriteError::BadName {
-            what,
-            name: name.chars().take(40).collect(),
-        })?;
-    }
-    Ok(())
-}
-
-pub(crate) fn check_patch_field(name: &str, value: &Value) -> Result<(), WriteError> {
-    match check_field(name, value) {
-        Ok(()) => Ok(()),
-        Err(ChangeErrorKind::LocalOnlyField) => Err(WriteError::ReservedField {
-            field: name.to_owned(),
-            // `check_field` refuses exactly the two local-only names so.
-            why: "local-only",
-        }),
-        Err(ChangeErrorKind::TooDeep) => Err(WriteError::TooDeep {
-            field: name.to_owned(),
-        }),
-        Err(_) => Err(WriteError::BadName {
-            what: "field",
-            name: name.chars().take(40).collect(),
-        }),
-    }
 }
 
 fn no_such(key: &RecordKey) -> WriteError {

@@ -3,17 +3,18 @@
 //! agent and bootstrap changes straight into the log (SPEC R10, R12).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::change::{check_name, Change, Op, FIELDS_PER_CHANGE_MAX};
+use crate::change::{Change, Op};
 use crate::classify::Delivery;
 use crate::error::{PushError, WriteError};
+use crate::merge::merge_writes;
 use crate::origin::{Actor, SYSTEM_BOOTSTRAP};
+use crate::patch::{bootstrap_writes, check_write, stamp_patch, Tombstone};
+use crate::protocol::{Page, Push, PushReply};
 use crate::record::{Record, RecordKey, TOMBSTONE_FIELD};
-use crate::register::{Base, Register, WriterId};
-use crate::replica::{bootstrap_writes, check_key, check_patch_field, merge_writes, Push};
+use crate::register::WriterId;
 use crate::report::ApplyReport;
 use crate::timestamp::Timestamp;
 
@@ -33,39 +34,6 @@ impl Default for ServerConfig {
             page_size_max: 1000,
         }
     }
-}
-
-/// A page of the server log: the changes with server sequence numbers
-/// `after + 1 ..`, and the log's head when the page was cut (SPEC R12.2).
-#[derive(Clone, PartialEq, Debug)]
-pub struct Page {
-    /// The cursor the page continues (0 for the start of the log).
-    pub after: u64,
-    /// The changes, in log order.
-    pub changes: Vec<Change>,
-    /// The server sequence number of the last change in the log.
-    pub head: u64,
-}
-
-impl Page {
-    /// Whether more of the log follows this page.
-    pub fn has_more(&self) -> bool {
-        self.after + (self.changes.len() as u64) < self.head
-    }
-}
-
-/// The server's answer to an accepted push.
-#[derive(Clone, PartialEq, Debug)]
-pub struct PushReply {
-    /// The highest `client_seq` of the pusher the log now holds: everything up
-    /// to it can leave the outbox.
-    pub acked_through: Option<u64>,
-    /// How many changes of the push were new (the rest were retries).
-    pub appended: usize,
-    /// The log after the push's cursor, one page (SPEC R12.1).
-    pub page: Page,
-    /// What merging the new changes into the materialized state decided.
-    pub report: ApplyReport,
 }
 
 /// The server: an append-only log and its materialized state.
@@ -278,38 +246,13 @@ impl Server {
         patch: &Map<String, Value>,
         now: Timestamp,
     ) -> Result<Option<Change>, WriteError> {
-        check_key(key)?;
         // The writer's id names the change in the log, so it must be a wire
         // name like any client id (SPEC R11.6).
-        check_name(writer.as_str(), "client_id").map_err(|_| WriteError::BadName {
-            what: "writer",
-            name: writer.as_str().chars().take(40).collect(),
-        })?;
-        if patch.len() > FIELDS_PER_CHANGE_MAX {
-            return Err(WriteError::TooManyFields);
-        }
-        for (name, value) in patch {
-            check_patch_field(name, value)?;
-        }
+        check_write(key, ("writer", writer), patch, Tombstone::Allowed)?;
         let at = self.high.next().ok_or(WriteError::ClockExhausted)?.max(now);
         let record = self.state.get(key);
-        let mut writes: Vec<(Arc<str>, Register)> = Vec::new();
-        for (name, value) in patch {
-            let current = record.and_then(|r| r.field(name));
-            if current.is_some_and(|reg| crate::json::values_equal(&reg.value, value)) {
-                continue;
-            }
-            writes.push((
-                Arc::from(name.as_str()),
-                Register {
-                    value: value.clone(),
-                    at,
-                    by: writer.clone(),
-                    origin: actor.origin(),
-                    base: current.map_or(Base::First, |reg| Base::Saw(reg.version())),
-                },
-            ));
-        }
+        let current = |name: &str| record.and_then(|r| r.field(name));
+        let writes = stamp_patch(current, patch.iter(), at, writer, actor.origin());
         if writes.is_empty() {
             return Ok(None);
         }
@@ -345,14 +288,10 @@ impl Server {
         key: &RecordKey,
         fields: &Map<String, Value>,
     ) -> Result<Option<Change>, WriteError> {
-        check_key(key)?;
-        for (name, value) in fields {
-            check_patch_field(name, value)?;
-        }
-        // A placeholder is a change like any other (SPEC R10.4, R11.2).
-        if fields.len() > FIELDS_PER_CHANGE_MAX {
-            return Err(WriteError::TooManyFields);
-        }
+        // A placeholder is a change like any other (SPEC R10.4, R11.2),
+        // checked as a replica's bootstrap is; no record is born deleted.
+        let by = WriterId::new(SYSTEM_BOOTSTRAP);
+        check_write(key, ("writer", &by), fields, Tombstone::Refused)?;
         if self.state.contains_key(key) || fields.is_empty() {
             return Ok(None);
         }

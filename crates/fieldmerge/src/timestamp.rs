@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::error::TimestampError;
+use thiserror::Error;
 
 /// A point in time with millisecond precision, as milliseconds since
 /// `1970-01-01T00:00:00.000Z` (SPEC R2).
@@ -189,4 +189,21 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
+}
+
+/// A timestamp that is not in the canonical wire spelling or not in range.
+#[derive(Clone, PartialEq, Eq, Debug, Error)]
+pub enum TimestampError {
+    /// The text is not `YYYY-MM-DDTHH:MM:SS.mmmZ` with a real date and time.
+    #[error("malformed timestamp {text:?}: expected YYYY-MM-DDTHH:MM:SS.mmmZ")]
+    Malformed {
+        /// The rejected text (at most 40 characters).
+        text: String,
+    },
+    /// Milliseconds outside `1970-01-01T00:00:00.000Z..=9999-12-31T23:59:59.999Z`.
+    #[error("timestamp {ms} ms is outside 1970-01-01T00:00:00.000Z..=9999-12-31T23:59:59.999Z")]
+    OutOfRange {
+        /// The rejected number of milliseconds since the genesis.
+        ms: i64,
+    },
 }

@@ -280,16 +280,7 @@ impl ModelReplica {
         patch: &Map<String, Value>,
         now: i64,
     ) -> WriteResult {
-        check_key(key)?;
-        for (name, v) in patch {
-            if name == TOMBSTONE {
-                return Err("reserved_field");
-            }
-            check_field(name, v)?;
-        }
-        if patch.len() > 1024 {
-            return Err("too_many_fields");
-        }
+        check_patch(key, &self.client_id, patch)?;
         let op = if self.records.contains_key(key) {
             "update"
         } else {
@@ -396,14 +387,9 @@ impl ModelReplica {
         key: &(String, String),
         fields: &Map<String, Value>,
     ) -> WriteResult {
-        check_key(key)?;
-        for (name, v) in fields {
-            check_field(name, v)?;
-        }
-        // R10.4, R11.2: a placeholder is a pending change like any write.
-        if fields.len() > 1024 {
-            return Err("too_many_fields");
-        }
+        // R10.1, R10.4, R11.2: a placeholder is a pending change like any
+        // write, checked as one.
+        check_patch(key, &self.client_id, fields)?;
         if self.records.contains_key(key) || fields.is_empty() {
             return Ok(None);
         }
@@ -648,6 +634,29 @@ pub fn check_key(key: &(String, String)) -> Result<(), &'static str> {
     } else {
         Err("bad_name")
     }
+}
+
+/// R5.5: the checks of a write or bootstrap that may not set the tombstone,
+/// in the spec's order.
+pub fn check_patch(
+    key: &(String, String),
+    writer: &str,
+    patch: &Map<String, Value>,
+) -> Result<(), &'static str> {
+    check_key(key)?;
+    if !name_ok(writer) {
+        return Err("bad_name");
+    }
+    if patch.len() > 1024 {
+        return Err("too_many_fields");
+    }
+    for (name, v) in patch {
+        if name == TOMBSTONE {
+            return Err("reserved_field");
+        }
+        check_field(name, v)?;
+    }
+    Ok(())
 }
 
 /// R5.5: a field a write may set (the tombstone is checked by the caller).

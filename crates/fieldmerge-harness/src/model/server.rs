@@ -8,7 +8,8 @@ use fieldmerge::Origin;
 use serde_json::{json, Map, Value};
 
 use super::replica::{
-    bootstrap_registers, check_field, check_key, merge_into, ModelPage, ModelReport, WriteResult,
+    bootstrap_registers, check_field, check_key, check_patch, merge_into, ModelPage, ModelReport,
+    WriteResult,
 };
 use super::{
     compare_registers, name_ok, value, ModelBase, ModelChange, ModelRegister, Records, BOOTSTRAP,
@@ -225,14 +226,8 @@ impl ModelServer {
         key: &(String, String),
         fields: &Map<String, Value>,
     ) -> WriteResult {
-        check_key(key)?;
-        for (name, v) in fields {
-            check_field(name, v)?;
-        }
-        // R10.4, R11.2: the row is a change like any other.
-        if fields.len() > 1024 {
-            return Err("too_many_fields");
-        }
+        // R10.1, R10.4, R11.2: the row is a change like any other.
+        check_patch(key, "system:bootstrap", fields)?;
         if self.state.contains_key(key) || fields.is_empty() {
             return Ok(None);
         }

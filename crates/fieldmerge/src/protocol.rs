@@ -1,0 +1,55 @@
+//! The protocol's messages (SPEC R12): what a client pushes, the page of the
+//! log a server serves, and the server's answer to a push. Plain data: the
+//! simulator reorders, duplicates and drops them, and each has one JSON form.
+
+use crate::change::Change;
+use crate::register::WriterId;
+use crate::report::ApplyReport;
+
+/// A client's push: its pending changes, oldest first, and its cursor.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Push {
+    /// The pushing client.
+    pub client_id: WriterId,
+    /// The pending changes, with consecutive `client_seq`.
+    pub changes: Vec<Change>,
+    /// The client's cursor: the reply carries the log after it.
+    pub cursor: u64,
+    /// The client's clock epoch when it made the push (SPEC R12.4).
+    pub clock_epoch: u64,
+}
+
+/// A page of the server log: the changes with server sequence numbers
+/// `after + 1 ..`, and the log's head when the page was cut (SPEC R12.2).
+#[derive(Clone, PartialEq, Debug)]
+pub struct Page {
+    /// The cursor the page continues (0 for the start of the log).
+    pub after: u64,
+    /// The changes, in log order.
+    pub changes: Vec<Change>,
+    /// The server sequence number of the last change in the log.
+    pub head: u64,
+}
+
+impl Page {
+    /// Whether more of the log follows this page.
+    pub fn has_more(&self) -> bool {
+        // Saturating: a forged `after` near `u64::MAX` must not wrap.
+        let len = u64::try_from(self.changes.len()).unwrap_or(u64::MAX);
+        self.after.saturating_add(len) < self.head
+    }
+}
+
+/// The server's answer to an accepted push.
+#[derive(Clone, PartialEq, Debug)]
+pub struct PushReply {
+    /// The highest `client_seq` of the pusher the log now holds: everything up
+    /// to it can leave the outbox.
+    pub acked_through: Option<u64>,
+    /// How many changes of the push were new (the rest were retries).
+    pub appended: usize,
+    /// The log after the push's cursor, one page (SPEC R12.1).
+    pub page: Page,
+    /// What merging the new changes into the materialized state decided.
+    pub report: ApplyReport,
+}
