@@ -35,7 +35,12 @@ fn state_merge(c: &mut Criterion) {
     });
     g.bench_function("fieldmerge_records", |b| {
         b.iter_batched_ref(
-            || fa.records().clone(),
+            || {
+                fa.records()
+                    .iter()
+                    .map(|(k, r)| (k.clone(), r.clone()))
+                    .collect::<std::collections::BTreeMap<_, _>>()
+            },
             |a| {
                 for (key, theirs) in fb.records() {
                     a.entry(key.clone()).or_default().merge(theirs);
@@ -232,7 +237,11 @@ fn sim(c: &mut Criterion) {
     let mut g = c.benchmark_group("sim");
     g.throughput(Throughput::Elements(events));
     g.bench_function("run", |b| {
-        b.iter(|| fieldmerge_harness::sim::run(black_box(1), &config).stats.events)
+        b.iter(|| {
+            fieldmerge_harness::sim::run(black_box(1), &config)
+                .stats
+                .events
+        })
     });
     g.finish();
 }

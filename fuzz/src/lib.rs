@@ -62,10 +62,13 @@ pub fn page(u: &mut Unstructured<'_>, changes: &[Change], cursor: Option<u64>) -
 /// (SPEC R4.5): each change's registers form a record that is merged, by
 /// [`Record::merge`], into the current one.
 pub fn merged_as_states(
-    records: &BTreeMap<RecordKey, Record>,
+    records: fieldmerge::Records<'_>,
     changes: &[Change],
 ) -> BTreeMap<RecordKey, Record> {
-    let mut out = records.clone();
+    let mut out: BTreeMap<RecordKey, Record> = records
+        .iter()
+        .map(|(k, r)| (k.clone(), r.clone()))
+        .collect();
     for change in changes {
         let mut incoming = Record::new();
         for (name, reg) in change.writes() {

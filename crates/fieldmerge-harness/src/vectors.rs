@@ -49,8 +49,8 @@ use fieldmerge::ApplyReport;
 use fieldmerge::ClockCorrection;
 use fieldmerge::Delivery;
 use fieldmerge::Timestamp;
-use fieldmerge::{decode_change_values, decode_changes, Change};
-use fieldmerge::{derive_updated_at, Record, RecordKey};
+use fieldmerge::{decode_change_values, decode_changes, Change, Records};
+use fieldmerge::{derive_updated_at, RecordKey};
 use fieldmerge::{record_to_json, ReplicaState};
 use fieldmerge::{Page, Server, ServerConfig};
 use fieldmerge::{Push, Replica};
@@ -210,6 +210,22 @@ pub enum Step {
         /// The log's head.
         head: u64,
     },
+    /// Receives a push reply in one call: acknowledges through
+    /// `acked_through` and applies the page `{after, changes, head}`, or
+    /// changes nothing when the page does not continue the cursor (SPEC
+    /// R13.4).
+    ReceiveReply {
+        /// The replica.
+        replica: String,
+        /// The reply's acknowledgement.
+        acked_through: Option<u64>,
+        /// The cursor the reply's page continues.
+        after: u64,
+        /// The page's wire changes, undecoded.
+        changes: Value,
+        /// The log's head.
+        head: u64,
+    },
     /// Drops the outbox up to a `client_seq` (SPEC R12.1).
     Ack {
         /// The replica.
@@ -272,6 +288,9 @@ pub enum Step {
         /// Its default fields.
         fields: Map<String, Value>,
     },
+    /// The server restarts from what it stored: its log and its client
+    /// table, through their JSON forms (SPEC R13.2).
+    RestartServer,
     /// Forgets the replica's cursor: the next pull is an initial hydration
     /// round (SPEC R6.4).
     ResetCursor {
@@ -336,6 +355,7 @@ impl Step {
             Step::Bootstrap { .. } => "bootstrap",
             Step::Apply { .. } => "apply",
             Step::Page { .. } => "page",
+            Step::ReceiveReply { .. } => "receive_reply",
             Step::Ack { .. } => "ack",
             Step::Merge { .. } => "merge",
             Step::Push { .. } => "push",
@@ -344,6 +364,7 @@ impl Step {
             Step::ServerWrite { .. } => "server_write",
             Step::ServerBootstrap { .. } => "server_bootstrap",
             Step::ResetCursor { .. } => "reset_cursor",
+            Step::RestartServer => "restart_server",
             Step::CorrectClock { .. } => "correct_clock",
             Step::Load { .. } => "load",
             Step::DeriveRow { .. } => "derive_row",
@@ -361,6 +382,7 @@ impl Step {
             | Step::Bootstrap { replica, .. }
             | Step::Apply { replica, .. }
             | Step::Page { replica, .. }
+            | Step::ReceiveReply { replica, .. }
             | Step::Ack { replica, .. }
             | Step::Merge { replica, .. }
             | Step::Push { replica, .. }
@@ -372,6 +394,7 @@ impl Step {
             Step::PushRaw { .. }
             | Step::ServerWrite { .. }
             | Step::ServerBootstrap { .. }
+            | Step::RestartServer
             | Step::DeriveRow { .. }
             | Step::CompareValues { .. } => None,
         }
@@ -548,6 +571,29 @@ impl Engine for KernelEngine {
                     .map_err(|e| failure(e.code(), &e))?;
                 out.extend(report_json(&report));
             }
+            Step::ReceiveReply {
+                replica,
+                acked_through,
+                after,
+                changes,
+                head,
+            } => {
+                let reply = fieldmerge::PushReply {
+                    acked_through: *acked_through,
+                    appended: 0,
+                    page: Page {
+                        after: *after,
+                        changes: decode(changes)?,
+                        head: *head,
+                    },
+                    report: ApplyReport::default(),
+                };
+                let report = self
+                    .replica_mut(replica)?
+                    .receive_reply(&reply)
+                    .map_err(|e| failure(e.code(), &e))?;
+                out.extend(report_json(&report));
+            }
             Step::Ack { replica, through } => self.replica_mut(replica)?.ack(*through),
             Step::Merge { replica, from } => {
                 let other = match from {
@@ -563,15 +609,18 @@ impl Engine for KernelEngine {
                     .server
                     .push(&push, *now)
                     .map_err(|e| failure(e.code(), &e))?;
-                let target = self.replica_mut(replica)?;
-                let mut next = target.clone();
-                next.ack(reply.acked_through);
-                let report = next
-                    .apply_page(&reply.page)
+                // SPEC R13.1: the reply is received in one call.
+                let report = self
+                    .replica_mut(replica)?
+                    .receive_reply(&reply)
                     .map_err(|e| failure(e.code(), &e))?;
-                *target = next;
                 out.insert("acked_through".into(), opt_u64(reply.acked_through));
                 out.insert("appended".into(), Value::from(reply.appended));
+                out.insert("message".into(), push.to_json());
+                out.insert(
+                    "reply".into(),
+                    serde_json::to_value(&reply).unwrap_or_default(),
+                );
                 out.extend(report_json(&report));
             }
             Step::PushRaw {
@@ -626,6 +675,22 @@ impl Engine for KernelEngine {
                 out.insert("change".into(), change_json(change));
             }
             Step::ResetCursor { replica } => self.replica_mut(replica)?.reset_cursor(),
+            Step::RestartServer => {
+                // SPEC R13.2: only the stored forms cross the restart.
+                let log = fieldmerge::encode_changes(self.server.log());
+                let clients: Vec<(WriterId, fieldmerge::ClientRow)> = self
+                    .server
+                    .clients()
+                    .map(|(id, row)| (id.clone(), row))
+                    .collect();
+                let clients = serde_json::to_value(&clients).map_err(|e| failure("json", &e))?;
+                let log = decode_change_values(&log).map_err(|e| failure(e.kind.code(), &e))?;
+                let clients =
+                    serde_json::from_value::<Vec<(WriterId, fieldmerge::ClientRow)>>(clients)
+                        .map_err(|e| failure("json", &e))?;
+                self.server = Server::from_log(self.server.config(), log, clients)
+                    .map_err(|e| failure(e.code(), &e))?;
+            }
             Step::CorrectClock {
                 replica,
                 server_now,
@@ -703,71 +768,13 @@ impl Engine for KernelEngine {
     }
 }
 
-/// The JSON form of an [`ApplyReport`] as step outputs: `conflicts`,
-/// `anomalies`, `hidden_edits` and `tally` (SPEC R6.8, R4.4, R9.3).
+/// A report in its JSON form (SPEC R13.1, the kernel's own serde form):
+/// `conflicts`, `anomalies`, `hidden_edits`, `tally`, `changed`.
 pub fn report_json(report: &ApplyReport) -> Map<String, Value> {
-    let key = |k: &RecordKey, field: &str| {
-        let mut m = Map::new();
-        m.insert("table".into(), Value::from(k.table.as_str()));
-        m.insert("id".into(), Value::from(k.id.as_str()));
-        m.insert("field".into(), Value::from(field));
-        m
-    };
-    let conflicts = report
-        .conflicts
-        .iter()
-        .map(|c| {
-            let mut m = key(&c.key, &c.field);
-            m.insert("loser".into(), register_json(&c.loser));
-            m.insert("winner".into(), register_json(&c.winner));
-            m.insert("loser_is_local".into(), Value::from(c.loser_is_local));
-            let rule = match c.rule {
-                fieldmerge::ConflictRule::Unwitnessed => "unwitnessed",
-                fieldmerge::ConflictRule::Legacy => "legacy",
-            };
-            m.insert("rule".into(), Value::from(rule));
-            Value::Object(m)
-        })
-        .collect();
-    let anomalies = report
-        .anomalies
-        .iter()
-        .map(|a| {
-            let mut m = key(&a.key, &a.field);
-            m.insert("kept".into(), register_json(&a.kept));
-            m.insert("dropped".into(), register_json(&a.dropped));
-            Value::Object(m)
-        })
-        .collect();
-    let hidden = report
-        .hidden_edits
-        .iter()
-        .map(|h| {
-            let mut m = key(&h.key, &h.field);
-            m.insert("edit".into(), register_json(&h.edit));
-            m.insert("tombstone".into(), register_json(&h.tombstone));
-            Value::Object(m)
-        })
-        .collect();
-    let t = &report.tally;
-    let tally = serde_json::json!({
-        "inserted": t.inserted,
-        "duplicate": t.duplicate,
-        "stale": t.stale,
-        "twin": t.twin,
-        "overwrite_not_user": t.overwrite_not_user,
-        "overwrite_same_value": t.overwrite_same_value,
-        "overwrite_witnessed": t.overwrite_witnessed,
-        "overwrite_legacy_hydration": t.overwrite_legacy_hydration,
-        "conflict_unwitnessed": t.conflict_unwitnessed,
-        "conflict_legacy": t.conflict_legacy,
-    });
-    let mut m = Map::new();
-    m.insert("conflicts".into(), Value::Array(conflicts));
-    m.insert("anomalies".into(), Value::Array(anomalies));
-    m.insert("hidden_edits".into(), Value::Array(hidden));
-    m.insert("tally".into(), tally);
-    m
+    match serde_json::to_value(report) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
 }
 
 /// The tally counters a report carries, in the order of `spec/vectors/README.md`.
@@ -789,7 +796,7 @@ pub fn register_json(reg: &Register) -> Value {
     fieldmerge::register_to_json(reg)
 }
 
-fn derived_list(records: &BTreeMap<RecordKey, Record>) -> Value {
+fn derived_list(records: Records<'_>) -> Value {
     records
         .iter()
         .map(|(k, r)| {
@@ -798,7 +805,7 @@ fn derived_list(records: &BTreeMap<RecordKey, Record>) -> Value {
         .collect()
 }
 
-fn deleted_list(records: &BTreeMap<RecordKey, Record>) -> Value {
+fn deleted_list(records: Records<'_>) -> Value {
     records
         .iter()
         .map(|(k, r)| serde_json::json!({"table": k.table, "id": k.id, "deleted": r.is_deleted()}))
@@ -995,8 +1002,11 @@ const EXPECT_REPLICA: [&str; 8] = [
     "deleted",
 ];
 const EXPECT_SERVER: [&str; 3] = ["server_records", "server_log", "server_head"];
-const EXPECT_OUTPUT: [&str; 9] = [
+const EXPECT_OUTPUT: [&str; 12] = [
     "change",
+    "changed",
+    "message",
+    "reply",
     "conflicts",
     "anomalies",
     "hidden_edits",
@@ -1333,6 +1343,19 @@ fn parse_step(raw: &Value, names: &[String]) -> Result<(Step, Map<String, Value>
             changes: m.array("changes")?,
             head: m.uint("head")?,
         },
+        "receive_reply" => Step::ReceiveReply {
+            replica: m.replica(names)?,
+            acked_through: match m.req("acked_through")? {
+                Value::Null => None,
+                v => Some(
+                    v.as_u64()
+                        .ok_or("acked_through must be an unsigned integer or null")?,
+                ),
+            },
+            after: m.uint("after")?,
+            changes: m.array("changes")?,
+            head: m.uint("head")?,
+        },
         "ack" => Step::Ack {
             replica: m.replica(names)?,
             through: match m.req("through")? {
@@ -1395,6 +1418,7 @@ fn parse_step(raw: &Value, names: &[String]) -> Result<(Step, Map<String, Value>
         "reset_cursor" => Step::ResetCursor {
             replica: m.replica(names)?,
         },
+        "restart_server" => Step::RestartServer,
         "correct_clock" => Step::CorrectClock {
             replica: m.replica(names)?,
             server_now: m.time("server_now")?,

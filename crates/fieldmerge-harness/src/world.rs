@@ -8,8 +8,8 @@
 use crate::gen::{Action, PageForgery, CLIENTS, WRITERS};
 use crate::sim::{Before, Coverage, DroppedTwins, Mark};
 use fieldmerge::{
-    record_to_json, ApplyReport, Change, ConflictRule, Push, Register, Replica, ReplicaState,
-    Server, ServerConfig, Tally, WriterId,
+    record_to_json, ApplyReport, Change, Push, Register, Replica, ReplicaState, Server,
+    ServerConfig, WriterId,
 };
 use fieldmerge::{ClockCorrection, Delivery, Page};
 use serde_json::{json, Map, Value};
@@ -350,36 +350,8 @@ pub fn register_json(reg: &Register) -> Value {
     Value::Object(m)
 }
 
-/// A report as JSON: every conflict, anomaly and hidden edit with all its
-/// fields, and the tally.
+/// A report in the kernel's JSON form (SPEC R13.1): every conflict, anomaly
+/// and hidden edit with all its fields, the tally, and the changed records.
 pub fn report_json(report: &ApplyReport) -> Value {
-    json!({
-        "conflicts": report.conflicts.iter().map(|c| json!({
-            "table": c.key.table, "id": c.key.id, "field": c.field,
-            "loser": register_json(&c.loser), "winner": register_json(&c.winner),
-            "loser_is_local": c.loser_is_local,
-            "rule": match c.rule { ConflictRule::Unwitnessed => "unwitnessed", ConflictRule::Legacy => "legacy" },
-        })).collect::<Vec<_>>(),
-        "anomalies": report.anomalies.iter().map(|a| json!({
-            "table": a.key.table, "id": a.key.id, "field": a.field,
-            "kept": register_json(&a.kept), "dropped": register_json(&a.dropped),
-        })).collect::<Vec<_>>(),
-        "hidden_edits": report.hidden_edits.iter().map(|h| json!({
-            "table": h.key.table, "id": h.key.id, "field": h.field,
-            "edit": register_json(&h.edit), "tombstone": register_json(&h.tombstone),
-        })).collect::<Vec<_>>(),
-        "tally": tally_json(&report.tally),
-    })
-}
-
-fn tally_json(t: &Tally) -> Value {
-    json!({
-        "inserted": t.inserted, "duplicate": t.duplicate, "stale": t.stale, "twin": t.twin,
-        "overwrite_not_user": t.overwrite_not_user,
-        "overwrite_same_value": t.overwrite_same_value,
-        "overwrite_witnessed": t.overwrite_witnessed,
-        "overwrite_legacy_hydration": t.overwrite_legacy_hydration,
-        "conflict_unwitnessed": t.conflict_unwitnessed,
-        "conflict_legacy": t.conflict_legacy,
-    })
+    serde_json::to_value(report).unwrap_or_default()
 }

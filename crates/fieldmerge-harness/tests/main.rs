@@ -10,6 +10,8 @@ mod scenarios;
 
 // Issue #10: one place for each decision and each check.
 mod boundary;
+mod forms;
+mod storage;
 
 // Issue #3: laws as properties, the reference model, conformance vectors.
 mod differential;

@@ -256,7 +256,7 @@ fn sim_a_campaign_that_never_fires_a_fault_kind_fails() {
         },
         |_| {},
     );
-    assert_eq!(report.stats.faults, [0; 10]);
+    assert_eq!(report.stats.faults, [0; 11]);
     assert!(report.passed(&calm), "{:?}", report.never_fired(&calm));
 }
 

@@ -423,3 +423,72 @@ impl StateError {
         }
     }
 }
+
+/// A storage-boundary call that lacked a record it needed: the caller did
+/// not read everything the operation's read set names (PROTOCOL.md P1).
+/// Nothing changed. A caller's bug, never the fault of the input.
+#[derive(Clone, PartialEq, Eq, Debug, Error)]
+#[error("record {table}/{id} was not read, but the operation touches it")]
+pub struct NotRead {
+    /// The record's table.
+    pub table: String,
+    /// The record's id.
+    pub id: String,
+}
+
+impl NotRead {
+    /// The stable code: `not_read`.
+    pub fn code(&self) -> &'static str {
+        "not_read"
+    }
+}
+
+/// A stored log that no server could have written (PROTOCOL.md P2), found
+/// while rebuilding a server from it; nothing is built.
+#[derive(Clone, PartialEq, Eq, Debug, Error)]
+#[non_exhaustive]
+pub enum LogError {
+    /// The log's server sequence numbers are not `1, 2, ...`.
+    #[error("log entry {index} has server_seq {found:?}, expected {expected}")]
+    NotConsecutive {
+        /// The entry's position in the log.
+        index: usize,
+        /// The sequence number it must carry.
+        expected: u64,
+        /// What it carries.
+        found: Option<u64>,
+    },
+    /// A client's pushed changes do not carry `client_seq` 1, 2, ... in log
+    /// order (the server appends a client's changes in sequence, R12.1).
+    #[error(
+        "log entry {index} of client {client_id:?} has client_seq {found}, expected {expected}"
+    )]
+    SeqOrder {
+        /// The entry's position in the log.
+        index: usize,
+        /// The client.
+        client_id: String,
+        /// The sequence number it must carry.
+        expected: u64,
+        /// What it carries.
+        found: u64,
+    },
+    /// A stored client row's `last_seq` is not the last `client_seq` the log
+    /// holds for that client.
+    #[error("client {client_id:?}: the stored last_seq {stored} is not the log's {logged}")]
+    ClientRow {
+        /// The client.
+        client_id: String,
+        /// The row's `last_seq`.
+        stored: u64,
+        /// The last `client_seq` of the client in the log (0 for none).
+        logged: u64,
+    },
+}
+
+impl LogError {
+    /// A stable, language-neutral code: `log_inconsistent`.
+    pub fn code(&self) -> &'static str {
+        "log_inconsistent"
+    }
+}

@@ -62,17 +62,21 @@
 mod change;
 mod classify;
 mod error;
+mod forms;
 mod json;
+mod memory;
 mod merge;
 mod origin;
 mod patch;
 mod protocol;
 mod record;
+mod records;
 mod register;
 mod replica;
 mod report;
 mod server;
 mod state;
+mod stored;
 mod timestamp;
 
 pub use crate::change::{
@@ -81,19 +85,27 @@ pub use crate::change::{
 };
 pub use crate::classify::{decide, ConflictRule, Context, Decision, Delivery, Silence};
 pub use crate::error::{
-    ChangeError, ChangeErrorKind, ClockCorrection, PageError, PushError, StateError, WriteError,
+    ChangeError, ChangeErrorKind, ClockCorrection, LogError, NotRead, PageError, PushError,
+    StateError, WriteError,
 };
+pub use crate::forms::ErrorBody;
 pub use crate::json::{cmp_values, value_depth, values_equal, VALUE_DEPTH_MAX};
+pub use crate::memory::Server;
 pub use crate::origin::{Actor, Origin, SYSTEM_BOOTSTRAP, SYSTEM_MIGRATION};
-pub use crate::protocol::{Page, Push, PushReply};
+pub use crate::protocol::{Page, Pull, Push, PushReply};
 pub use crate::record::{
     derive_updated_at, Record, RecordKey, FIELD_META_KEY, SHADOW_FIELD, TOMBSTONE_FIELD,
 };
+pub use crate::records::Records;
 pub use crate::register::{Base, Register, Version, WriterId};
 pub use crate::replica::{Clock, Replica};
 pub use crate::report::{Anomaly, ApplyReport, Conflict, HiddenEdit, Tally};
-pub use crate::server::{Server, ServerConfig};
+pub use crate::server::{
+    plan_bootstrap, plan_push, plan_write, ClientRow, LogHead, PushContext, PushOutcome, PushPlan,
+    PushReads, PushRefusal, ServerConfig, WritePlan,
+};
 pub use crate::state::{
     record_from_json, record_to_json, register_to_json, ClockState, ReplicaState,
 };
+pub use crate::stored::{StoredError, StoredReplica};
 pub use crate::timestamp::{Timestamp, TimestampError};

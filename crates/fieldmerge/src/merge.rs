@@ -128,6 +128,9 @@ pub(crate) fn merge_into_record<'a>(
         let (decision, loser) =
             record.merge_register_from(&mut from, name, name_arc, incoming, context);
         report.tally.count(decision);
+        if decision.incoming_won() {
+            report.note_changed(key);
+        }
         if name == TOMBSTONE_FIELD && decision.incoming_won() {
             tombstone_won = true;
             was_deleted = loser.as_ref().is_some_and(|l| !l.value.is_null());

@@ -19,6 +19,17 @@ pub struct Push {
     pub clock_epoch: u64,
 }
 
+/// A client's request for one page of the log after its cursor (SPEC
+/// R12.2), at most `limit` changes (the server's `page_size_max` when
+/// absent, and never more).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Pull {
+    /// The client's cursor: the page starts after it.
+    pub cursor: u64,
+    /// The most changes the client wants.
+    pub limit: Option<usize>,
+}
+
 /// A page of the server log: the changes with server sequence numbers
 /// `after + 1 ..`, and the log's head when the page was cut (SPEC R12.2).
 #[derive(Clone, PartialEq, Debug)]

@@ -17,8 +17,12 @@ pub const SHADOW_FIELD: &str = "_updatedAtIndex";
 /// The stored-row key of the per-field metadata map (SPEC R7).
 pub const FIELD_META_KEY: &str = "__fieldMeta";
 
-/// Where a record lives: its table and its id.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+/// Where a record lives: its table and its id. Its JSON form is
+/// `{"table": ..., "id": ...}`.
+#[derive(
+    Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
+)]
+#[serde(deny_unknown_fields)]
 pub struct RecordKey {
     /// The table, such as `tasks`.
     pub table: String,

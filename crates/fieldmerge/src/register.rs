@@ -52,6 +52,21 @@ impl From<&str> for WriterId {
     }
 }
 
+/// A writer id's JSON form is its text. Deserializing checks nothing: the
+/// wire forms that carry ids (changes, pushes) check them as names (R11.6).
+impl serde::Serialize for WriterId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for WriterId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(WriterId::new(&text))
+    }
+}
+
 impl WriterId {
     /// The byte order of SPEC R4.2, with a shortcut for two clones of one id.
     pub(crate) fn cmp_bytes(&self, other: &WriterId) -> Ordering {

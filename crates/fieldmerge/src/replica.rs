@@ -12,8 +12,9 @@ use crate::error::{ClockCorrection, PageError, WriteError};
 use crate::merge::{keys_missing, merge_into_record, merge_shared};
 use crate::origin::{Actor, Origin};
 use crate::patch::{bootstrap_writes, check_write, check_writer, stamp_patch, Tombstone};
-use crate::protocol::{Page, Push};
+use crate::protocol::{Page, Push, PushReply};
 use crate::record::{Record, RecordKey, TOMBSTONE_FIELD};
+use crate::records::Records;
 use crate::register::{Base, Version, WriterId};
 use crate::report::ApplyReport;
 use crate::timestamp::Timestamp;
@@ -100,8 +101,8 @@ impl Replica {
     }
 
     /// Every record, in key order.
-    pub fn records(&self) -> &BTreeMap<RecordKey, Record> {
-        &self.records
+    pub fn records(&self) -> Records<'_> {
+        Records::new(&self.records)
     }
 
     /// The clock.
@@ -271,6 +272,7 @@ impl Replica {
             );
             self.ack_own(change);
         }
+        report.settle_changed();
         report
     }
 
@@ -284,6 +286,40 @@ impl Replica {
     /// [`PageError`] for a page that does not continue the cursor; the
     /// replica is unchanged.
     pub fn apply_page(&mut self, page: &Page) -> Result<ApplyReport, PageError> {
+        let last = self.check_page(page)?;
+        if self.cursor.is_none() {
+            self.hydrating = true;
+        }
+        let delivery = if self.hydrating {
+            Delivery::Hydration
+        } else {
+            Delivery::Live
+        };
+        let report = self.apply(&page.changes, delivery);
+        self.cursor = Some(last);
+        if last >= page.head {
+            self.hydrating = false;
+        }
+        Ok(report)
+    }
+
+    /// Receives the server's reply to this replica's push (SPEC R12.1,
+    /// R13.1), in one call: acknowledges `acked_through` and applies the
+    /// reply's page, or, when the page does not continue the cursor,
+    /// changes nothing at all (neither the outbox nor the records).
+    ///
+    /// # Errors
+    /// [`PageError`] as for [`Replica::apply_page`]; the replica is unchanged.
+    pub fn receive_reply(&mut self, reply: &PushReply) -> Result<ApplyReport, PageError> {
+        self.check_page(&reply.page)?;
+        self.ack(reply.acked_through);
+        self.apply_page(&reply.page)
+    }
+
+    // SPEC R6.5: a page is applied only when it continues the cursor with
+    // consecutive server sequence numbers and a head not behind them; the
+    // sequence number of its last change.
+    fn check_page(&self, page: &Page) -> Result<u64, PageError> {
         let expected = self.cursor.unwrap_or(0);
         if page.after != expected {
             return Err(PageError::NotAtCursor {
@@ -316,20 +352,7 @@ impl Replica {
                 last,
             });
         }
-        if self.cursor.is_none() {
-            self.hydrating = true;
-        }
-        let delivery = if self.hydrating {
-            Delivery::Hydration
-        } else {
-            Delivery::Live
-        };
-        let report = self.apply(&page.changes, delivery);
-        self.cursor = Some(last);
-        if last >= page.head {
-            self.hydrating = false;
-        }
-        Ok(report)
+        Ok(last)
     }
 
     /// State-based merge with another replica's records (SPEC R4.5): every
@@ -369,6 +392,7 @@ impl Replica {
                 &mut report,
             );
         }
+        report.settle_changed();
         report
     }
 
@@ -523,6 +547,17 @@ impl Replica {
         }
         *self = next;
         Ok(())
+    }
+
+    /// Adds a record the caller's storage holds to the working set of a
+    /// [`StoredReplica`](crate::StoredReplica).
+    pub(crate) fn insert_record(&mut self, key: RecordKey, record: Record) {
+        self.records.insert(key, record);
+    }
+
+    /// Empties the working set of a [`StoredReplica`](crate::StoredReplica).
+    pub(crate) fn clear_records(&mut self) {
+        self.records.clear();
     }
 
     /// Rebuilds a replica from its persisted parts (SPEC R12.5).

@@ -134,6 +134,10 @@ pub struct ApplyReport {
     pub hidden_edits: Vec<HiddenEdit>,
     /// How many fields each rule decided.
     pub tally: Tally,
+    /// The records whose content the apply changed (a field inserted or
+    /// overwritten, a twin replaced), in key order, each once: exactly the
+    /// records a caller that owns the storage must write back (SPEC R13.3).
+    pub changed: Vec<RecordKey>,
 }
 
 impl ApplyReport {
@@ -143,5 +147,23 @@ impl ApplyReport {
         self.anomalies.extend(other.anomalies);
         self.hidden_edits.extend(other.hidden_edits);
         self.tally.add(&other.tally);
+        let mut changed = std::mem::take(&mut self.changed);
+        changed.extend(other.changed);
+        self.changed = changed;
+        self.settle_changed();
+    }
+
+    /// Notes that the record at `key` changed; [`ApplyReport::settle_changed`]
+    /// puts the list in order.
+    pub(crate) fn note_changed(&mut self, key: &RecordKey) {
+        if self.changed.last() != Some(key) {
+            self.changed.push(key.clone());
+        }
+    }
+
+    /// Sorts the changed records and drops repeats.
+    pub(crate) fn settle_changed(&mut self) {
+        self.changed.sort();
+        self.changed.dedup();
     }
 }

@@ -1,25 +1,30 @@
-//! The server's pure side: validate and deduplicate pushes, append to the
-//! log, keep the materialized state, serve pages after a cursor, and write
-//! agent and bootstrap changes straight into the log (SPEC R10, R12).
+//! The server's pure side over the caller's storage (SPEC R12, PROTOCOL.md):
+//! what a push, a server-side write and a bootstrap read, and what they
+//! write back. Each is a pure function from what the caller read to a plan
+//! the caller stores in one transaction; the kernel reads and writes
+//! nothing itself. The in-memory [`Server`](crate::Server) is these
+//! functions over maps.
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::change::{Change, Op};
 use crate::classify::Delivery;
-use crate::error::{PushError, WriteError};
+use crate::error::{NotRead, PushError, WriteError};
 use crate::merge::merge_writes;
 use crate::origin::{Actor, SYSTEM_BOOTSTRAP};
 use crate::patch::{bootstrap_writes, check_write, stamp_patch, Tombstone};
-use crate::protocol::{Page, Push, PushReply};
+use crate::protocol::Push;
 use crate::record::{Record, RecordKey, TOMBSTONE_FIELD};
 use crate::register::WriterId;
 use crate::report::ApplyReport;
 use crate::timestamp::Timestamp;
 
 /// The server's limits.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// How far ahead of the server's `now` a pushed `at` may be (SPEC R12.3).
     pub skew_ms_max: i64,
@@ -36,303 +41,401 @@ impl Default for ServerConfig {
     }
 }
 
-/// The server: an append-only log and its materialized state.
-#[derive(Clone, PartialEq, Debug)]
-pub struct Server {
-    config: ServerConfig,
-    log: Vec<Change>,
-    state: BTreeMap<RecordKey, Record>,
-    // The last client_seq appended per client: the dedup key (SPEC R12.1).
-    last_seq: BTreeMap<WriterId, u64>,
-    // The greatest `at` in the log: the server's own logical clock.
-    high: Timestamp,
-    // Per client, the clock epoch its pushes must carry: one more than that
-    // of its last push refused as `clock_ahead` (SPEC R12.4).
-    clock_epoch: BTreeMap<WriterId, u64>,
-    // Per client, the log index of each change it pushed: entry `s - 1` for
-    // `client_seq` `s` (sequence numbers start at 1 and have no gaps), so a
-    // retried change can be compared with the one the log holds (R12.1).
-    pushed: BTreeMap<WriterId, Vec<usize>>,
+/// What the server stores of the whole log beyond its changes (PROTOCOL.md
+/// P2): its head and the greatest `at` it holds, the server's own logical
+/// clock for server-side writes (SPEC R12.4).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogHead {
+    /// The server sequence number of the last change (0 for an empty log).
+    pub head: u64,
+    /// The greatest `at` of any register in the log (the genesis when empty).
+    pub high: Timestamp,
 }
 
-impl Server {
-    /// An empty server.
-    pub fn new(config: ServerConfig) -> Server {
-        Server {
-            config,
-            log: Vec::new(),
-            state: BTreeMap::new(),
-            last_seq: BTreeMap::new(),
-            high: Timestamp::GENESIS,
-            clock_epoch: BTreeMap::new(),
-            pushed: BTreeMap::new(),
+/// What the server stores per client (SPEC R12.1, R12.4; PROTOCOL.md P2):
+/// the dedup key and the clock epoch its pushes must carry. A client the
+/// server never heard of has the default row.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientRow {
+    /// The last `client_seq` appended from the client; 0 for none.
+    pub last_seq: u64,
+    /// The clock epoch the client's pushes must carry: 0 until a push is
+    /// refused as `clock_ahead`.
+    pub clock_epoch: u64,
+}
+
+/// What a push reads from the server's storage (PROTOCOL.md P3), as
+/// [`PushReads::of`] finds it: the pushing client's row, the changes the log
+/// holds under the push's `(client_id, client_seq)` pairs (a retry is
+/// compared with the logged change, SPEC R12.1), and every record the push
+/// touches.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct PushReads {
+    /// The pushing client, whose row is read.
+    pub client_id: WriterId,
+    /// The `client_seq`s of the push: the caller reads the changes its log
+    /// holds under these of this client (there may be none).
+    pub client_seqs: Vec<u64>,
+    /// The records the push touches, each read or known absent.
+    pub records: Vec<RecordKey>,
+}
+
+impl PushReads {
+    /// The read set of `push`.
+    pub fn of(push: &Push) -> PushReads {
+        let mut records: Vec<RecordKey> = push.changes.iter().map(|c| c.key().clone()).collect();
+        records.sort();
+        records.dedup();
+        PushReads {
+            client_id: push.client_id.clone(),
+            client_seqs: push.changes.iter().filter_map(Change::client_seq).collect(),
+            records,
         }
     }
+}
 
-    /// The configuration.
-    pub fn config(&self) -> ServerConfig {
-        self.config
-    }
+/// What the caller read for a push, handed to [`plan_push`].
+#[derive(Clone, PartialEq, Debug, Default)]
+pub struct PushContext {
+    /// The log's head and high stamp.
+    pub log: LogHead,
+    /// The pushing client's row (the default for an unknown client).
+    pub client: ClientRow,
+    /// The changes the log holds under the pushing client and the push's
+    /// `client_seq`s, in any order.
+    pub logged: Vec<Change>,
+    /// The materialized records the push touches: every key of
+    /// [`PushReads::records`], `None` where the record does not exist.
+    pub records: BTreeMap<RecordKey, Option<Record>>,
+}
 
-    /// The whole log, in order; entry `i` has server sequence number `i + 1`.
-    pub fn log(&self) -> &[Change] {
-        &self.log
-    }
+/// What an accepted push writes, in one transaction (PROTOCOL.md P4).
+#[derive(Clone, PartialEq, Debug)]
+#[must_use = "a push plan is what the caller must store"]
+pub struct PushPlan {
+    /// The new changes to append, with their server sequence numbers.
+    pub append: Vec<Change>,
+    /// The new content of every record the new changes touched.
+    pub records: Vec<(RecordKey, Record)>,
+    /// The pushing client's new row.
+    pub client: ClientRow,
+    /// The log's new head and high stamp.
+    pub log: LogHead,
+    /// The last `client_seq` the log now holds for the client.
+    pub acked_through: Option<u64>,
+    /// What merging the new changes into the materialized state decided.
+    pub report: ApplyReport,
+}
 
-    /// The server sequence number of the last change (0 for an empty log).
-    pub fn head(&self) -> u64 {
-        self.log.len() as u64
-    }
+/// A refused push (PROTOCOL.md P4): the error for the client, and the
+/// client row to store when the refusal changes it (a `clock_ahead` refusal
+/// raises the clock epoch, SPEC R12.4); nothing else changes.
+#[derive(Clone, PartialEq, Debug)]
+pub struct PushRefusal {
+    /// Why the push was refused.
+    pub error: PushError,
+    /// The client's new row, when it must be stored.
+    pub client: Option<ClientRow>,
+}
 
-    /// The materialized state: the log merged with field-LWW.
-    pub fn records(&self) -> &BTreeMap<RecordKey, Record> {
-        &self.state
-    }
+/// What a server-side write or bootstrap writes (PROTOCOL.md P5): one change
+/// to append and the record's new content.
+#[derive(Clone, PartialEq, Debug)]
+#[must_use = "a write plan is what the caller must store"]
+pub struct WritePlan {
+    /// The change to append, with its server sequence number.
+    pub change: Change,
+    /// The record's new materialized content.
+    pub record: Record,
+    /// The log's new head and high stamp.
+    pub log: LogHead,
+}
 
-    /// The record at `key` in the materialized state.
-    pub fn record(&self, key: &RecordKey) -> Option<&Record> {
-        self.state.get(key)
-    }
+/// What the server decided on a push.
+#[derive(Clone, PartialEq, Debug)]
+#[must_use = "an accepted push must be stored, a refusal answered"]
+pub enum PushOutcome {
+    /// The push is accepted: store the plan, then answer with
+    /// `acked_through` and a page after the push's cursor.
+    Accepted(PushPlan),
+    /// The push is refused: store the client row if it changed, answer
+    /// with the error.
+    Refused(PushRefusal),
+}
 
-    /// The clock epoch the server requires of `client`'s pushes (SPEC
-    /// R12.4): 0 until it refuses one as `clock_ahead`.
-    pub fn clock_epoch(&self, client: &WriterId) -> u64 {
-        self.clock_epoch.get(client).copied().unwrap_or(0)
-    }
-
-    /// The highest `client_seq` appended from `client`.
-    pub fn last_seq(&self, client: &WriterId) -> Option<u64> {
-        self.last_seq.get(client).copied()
-    }
-
-    /// Accepts a push at server time `now` (SPEC R12.1, R12.3): validates the
-    /// whole push first, skips changes already appended (retries, by client
-    /// id and client sequence), appends the rest with the next server
-    /// sequence numbers, merges them into the materialized state, and
-    /// replies with the acknowledgement and a page after the push's cursor.
-    ///
-    /// # Errors
-    /// [`PushError`] for a push made before a clock correction the server
-    /// demanded (`stale_clock`), a change of another client, a missing or
-    /// non-consecutive `client_seq`, a gap after what the server has, or a
-    /// stamp more than [`ServerConfig::skew_ms_max`] ahead of `now` (the
-    /// error carries `now`, so the client can correct its clock). The log,
-    /// the state and the dedup table are unchanged; a `clock_ahead` refusal
-    /// raises the clock epoch the client's pushes must carry (SPEC R12.4).
-    pub fn push(&mut self, push: &Push, now: Timestamp) -> Result<PushReply, PushError> {
-        let result = self.try_push(push, now);
-        if let Err(PushError::ClockAhead { clock_epoch, .. }) = &result {
-            self.clock_epoch
-                .insert(push.client_id.clone(), *clock_epoch);
-        }
-        result
-    }
-
-    fn try_push(&mut self, push: &Push, now: Timestamp) -> Result<PushReply, PushError> {
-        let last = self.last_seq.get(&push.client_id).copied().unwrap_or(0);
-        let required = self.clock_epoch(&push.client_id);
-        if push.clock_epoch < required {
-            return Err(PushError::StaleClock {
-                found: push.clock_epoch,
-                required,
-                server_now: now,
-                skew_ms_max: self.config.skew_ms_max,
-                acked_through: self.last_seq.get(&push.client_id).copied(),
-            });
-        }
-        let mut previous: Option<u64> = None;
-        let mut first_new: Option<u64> = None;
-        let limit = now.saturating_add_ms(self.config.skew_ms_max);
-        for (index, change) in push.changes.iter().enumerate() {
-            if change.client_id() != &push.client_id {
-                return Err(PushError::ForeignChange {
-                    index,
-                    found: change.client_id().to_string(),
-                });
-            }
-            let seq = change.client_seq().ok_or(PushError::MissingSeq { index })?;
-            if let Some(prev) = previous {
-                if prev.checked_add(1) != Some(seq) {
-                    return Err(PushError::SeqOrder {
-                        index,
-                        previous: prev,
-                        found: seq,
-                    });
-                }
-            }
-            previous = Some(seq);
-            if seq <= last && !self.holds(change) {
-                return Err(PushError::SeqReused {
-                    index,
-                    client_seq: seq,
-                });
-            }
-            if seq > last {
-                first_new.get_or_insert(seq);
-                if let Some((field, reg)) = change.writes().find(|(_, reg)| reg.at > limit) {
-                    return Err(PushError::ClockAhead {
-                        index,
-                        field: field.to_owned(),
-                        at: reg.at,
-                        server_now: now,
-                        skew_ms_max: self.config.skew_ms_max,
-                        acked_through: self.last_seq.get(&push.client_id).copied(),
-                        clock_epoch: push.clock_epoch.saturating_add(1),
-                    });
-                }
-            }
-        }
-        if let Some(found) = first_new {
-            if found != last + 1 {
-                return Err(PushError::Gap {
-                    expected: last + 1,
-                    found,
-                });
-            }
-        }
-        let mut report = ApplyReport::default();
-        let mut appended = 0;
-        for change in push
-            .changes
+/// The decision on a push (SPEC R12.1, R12.3, R12.4): a pure function of
+/// the push, the server's time and configuration, and what the caller read
+/// for it. Validates the whole push first, skips retries the log holds,
+/// numbers the new changes after the head and merges them into the records.
+///
+/// # Errors
+/// [`NotRead`] when `context.records` lacks a record a new change of an
+/// otherwise valid push touches: the caller did not read what
+/// [`PushReads::of`] asked for. A refusal of the push itself is
+/// [`PushOutcome::Refused`].
+pub fn plan_push(
+    config: &ServerConfig,
+    context: &PushContext,
+    push: &Push,
+    now: Timestamp,
+) -> Result<PushOutcome, NotRead> {
+    let logged = |seq: u64| {
+        context
+            .logged
             .iter()
-            .filter(|c| c.client_seq().is_some_and(|s| s > last))
-        {
-            let index = self.log.len();
-            report.extend(self.append(change.clone()));
-            let pushed = self.pushed.entry(push.client_id.clone()).or_default();
-            pushed.push(index);
-            appended += 1;
-        }
-        if let Some(seq) = previous.filter(|&s| s > last) {
-            self.last_seq.insert(push.client_id.clone(), seq);
-        }
-        Ok(PushReply {
-            acked_through: self.last_seq.get(&push.client_id).copied(),
-            appended,
-            page: self.pull(push.cursor, self.config.page_size_max),
-            report,
-        })
-    }
+            .find(|l| l.client_id() == &push.client_id && l.client_seq() == Some(seq))
+    };
+    let record = |key: &RecordKey| match context.records.get(key) {
+        Some(record) => Ok(record.as_ref()),
+        None => Err(NotRead {
+            table: key.table.clone(),
+            id: key.id.clone(),
+        }),
+    };
+    let read = Read {
+        log: context.log,
+        client: context.client,
+        logged,
+        record,
+    };
+    decide_push(config, read, push, now)
+}
 
-    /// One page of the log after `cursor`, at most `limit` changes (and at
-    /// most [`ServerConfig::page_size_max`]) (SPEC R12.2). A cursor beyond
-    /// the head gives an empty page at that cursor, which a replica refuses.
-    pub fn pull(&self, cursor: u64, limit: usize) -> Page {
-        let limit = limit.min(self.config.page_size_max);
-        let start = usize::try_from(cursor)
-            .unwrap_or(usize::MAX)
-            .min(self.log.len());
-        let end = start.saturating_add(limit).min(self.log.len());
-        Page {
-            after: cursor,
-            changes: self.log[start..end].to_vec(),
-            head: self.head(),
-        }
-    }
+/// How [`decide_push`] reads the server's storage: the caller's context, or
+/// the in-memory server's maps (whose reads cannot fail: `E` is
+/// [`std::convert::Infallible`]).
+pub(crate) struct Read<L, R> {
+    pub log: LogHead,
+    pub client: ClientRow,
+    pub logged: L,
+    pub record: R,
+}
 
-    /// A write straight into the log, as the AI agent and server-side jobs
-    /// make them (SPEC R12.4): stamped `max(now, greatest at in the log + 1)`
-    /// with the actor's origin, `by = writer`, and as base the version the
-    /// materialized state holds, since the writer read it. Only changed
-    /// fields are stamped; `None` for a no-op.
-    ///
-    /// # Errors
-    /// [`WriteError`] as for [`Replica::write`](crate::Replica::write).
-    pub fn write(
-        &mut self,
-        writer: &WriterId,
-        actor: &Actor,
-        key: &RecordKey,
-        patch: &Map<String, Value>,
-        now: Timestamp,
-    ) -> Result<Option<Change>, WriteError> {
-        // The writer's id names the change in the log, so it must be a wire
-        // name like any client id (SPEC R11.6).
-        check_write(key, ("writer", writer), patch, Tombstone::Allowed)?;
-        let at = self.high.next().ok_or(WriteError::ClockExhausted)?.max(now);
-        let record = self.state.get(key);
-        let current = |name: &str| record.and_then(|r| r.field(name));
-        let writes = stamp_patch(current, patch.iter(), at, writer, actor.origin());
-        if writes.is_empty() {
-            return Ok(None);
-        }
-        // SPEC R11.2: a delete sets the tombstone to a non-null value, so only
-        // a write that stamps a non-null tombstone is a delete.
-        let sets_tombstone = writes
-            .iter()
-            .any(|(name, reg)| &**name == TOMBSTONE_FIELD && !reg.value.is_null());
-        let op = match (record, sets_tombstone) {
-            (None, _) => Op::Insert,
-            (Some(_), true) => Op::Delete,
-            (Some(_), false) => Op::Update,
+/// The one decision on a push, whoever stores the server (SPEC R12.1).
+pub(crate) fn decide_push<'a, E>(
+    config: &ServerConfig,
+    read: Read<
+        impl Fn(u64) -> Option<&'a Change>,
+        impl Fn(&RecordKey) -> Result<Option<&'a Record>, E>,
+    >,
+    push: &Push,
+    now: Timestamp,
+) -> Result<PushOutcome, E> {
+    if let Err(error) = check_push(config, read.client, &read.logged, push, now) {
+        let client = match &error {
+            PushError::ClockAhead { clock_epoch, .. } => Some(ClientRow {
+                clock_epoch: *clock_epoch,
+                ..read.client
+            }),
+            _ => None,
         };
-        self.append(Change::stamped(
-            key.clone(),
-            op,
-            writes,
-            writer.clone(),
-            None,
-        ));
-        Ok(self.log.last().cloned())
+        return Ok(PushOutcome::Refused(PushRefusal { error, client }));
     }
-
-    /// The server-side bootstrap of a singleton (SPEC R10): appends its row,
-    /// stamped at the genesis by [`SYSTEM_BOOTSTRAP`], unless the record
-    /// already exists; idempotent, so it can run at sign-up and again at every
-    /// boot.
-    ///
-    /// # Errors
-    /// [`WriteError`] for bad names, reserved fields or values nested too deep.
-    pub fn bootstrap(
-        &mut self,
-        key: &RecordKey,
-        fields: &Map<String, Value>,
-    ) -> Result<Option<Change>, WriteError> {
-        // A placeholder is a change like any other (SPEC R10.4, R11.2),
-        // checked as a replica's bootstrap is; no record is born deleted.
-        let by = WriterId::new(SYSTEM_BOOTSTRAP);
-        check_write(key, ("writer", &by), fields, Tombstone::Refused)?;
-        if self.state.contains_key(key) || fields.is_empty() {
-            return Ok(None);
+    let last = read.client.last_seq;
+    let mut log = read.log;
+    let mut records: BTreeMap<RecordKey, Record> = BTreeMap::new();
+    let mut report = ApplyReport::default();
+    let mut append = Vec::new();
+    for change in push
+        .changes
+        .iter()
+        .filter(|c| c.client_seq().is_some_and(|s| s > last))
+    {
+        let key = change.key();
+        if !records.contains_key(key) {
+            let current = (read.record)(key)?;
+            records.insert(key.clone(), current.cloned().unwrap_or_default());
         }
-        let writes = bootstrap_writes(fields);
-        let change = Change::stamped(
-            key.clone(),
-            Op::Insert,
-            writes,
-            WriterId::new(SYSTEM_BOOTSTRAP),
-            None,
-        );
-        self.append(change);
-        Ok(self.log.last().cloned())
-    }
-
-    // Whether the log holds `change` (a retry) under its client and
-    // sequence number, with the same content.
-    fn holds(&self, change: &Change) -> bool {
-        let logged = change.client_seq().and_then(|seq| {
-            let index = usize::try_from(seq.checked_sub(1)?).ok()?;
-            let at = *self.pushed.get(change.client_id())?.get(index)?;
-            self.log.get(at)
-        });
-        logged.is_some_and(|logged| logged.same_content(change))
-    }
-
-    fn append(&mut self, change: Change) -> ApplyReport {
-        let change = change.with_server_seq(self.head() + 1);
+        log.head += 1;
+        let change = change.clone().with_server_seq(log.head);
         if let Some(at) = change.max_at() {
-            self.high = self.high.max(at);
+            log.high = log.high.max(at);
         }
-        let mut report = ApplyReport::default();
         merge_writes(
-            &mut self.state,
-            change.key(),
+            &mut records,
+            key,
             change.writes(),
             Delivery::Live,
             None,
             &mut report,
         );
-        self.log.push(change);
-        report
+        append.push(change);
+    }
+    report.settle_changed();
+    let client = ClientRow {
+        last_seq: append.last().and_then(Change::client_seq).unwrap_or(last),
+        ..read.client
+    };
+    Ok(PushOutcome::Accepted(PushPlan {
+        append,
+        records: records.into_iter().collect(),
+        client,
+        log,
+        acked_through: (client.last_seq > 0).then_some(client.last_seq),
+        report,
+    }))
+}
+
+// SPEC R12.1, R12.3, R12.4: the checks of a whole push, in order.
+fn check_push<'a>(
+    config: &ServerConfig,
+    row: ClientRow,
+    logged: &impl Fn(u64) -> Option<&'a Change>,
+    push: &Push,
+    now: Timestamp,
+) -> Result<(), PushError> {
+    let last = row.last_seq;
+    let acked_through = (last > 0).then_some(last);
+    if push.clock_epoch < row.clock_epoch {
+        return Err(PushError::StaleClock {
+            found: push.clock_epoch,
+            required: row.clock_epoch,
+            server_now: now,
+            skew_ms_max: config.skew_ms_max,
+            acked_through,
+        });
+    }
+    let mut previous: Option<u64> = None;
+    let mut first_new: Option<u64> = None;
+    let limit = now.saturating_add_ms(config.skew_ms_max);
+    for (index, change) in push.changes.iter().enumerate() {
+        if change.client_id() != &push.client_id {
+            return Err(PushError::ForeignChange {
+                index,
+                found: change.client_id().to_string(),
+            });
+        }
+        let seq = change.client_seq().ok_or(PushError::MissingSeq { index })?;
+        if let Some(prev) = previous {
+            if prev.checked_add(1) != Some(seq) {
+                return Err(PushError::SeqOrder {
+                    index,
+                    previous: prev,
+                    found: seq,
+                });
+            }
+        }
+        previous = Some(seq);
+        if seq <= last {
+            if !logged(seq).is_some_and(|l| l.same_content(change)) {
+                return Err(PushError::SeqReused {
+                    index,
+                    client_seq: seq,
+                });
+            }
+        } else {
+            first_new.get_or_insert(seq);
+            if let Some((field, reg)) = change.writes().find(|(_, reg)| reg.at > limit) {
+                return Err(PushError::ClockAhead {
+                    index,
+                    field: field.to_owned(),
+                    at: reg.at,
+                    server_now: now,
+                    skew_ms_max: config.skew_ms_max,
+                    acked_through,
+                    clock_epoch: push.clock_epoch.saturating_add(1),
+                });
+            }
+        }
+    }
+    if let Some(found) = first_new {
+        if found != last + 1 {
+            return Err(PushError::Gap {
+                expected: last + 1,
+                found,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A write straight into the log by the agent or a server-side job (SPEC
+/// R12.4): stamped `max(now, high + 1 ms)` with the actor's origin, `by =
+/// writer`, and as base the version `record` holds, since the writer read
+/// it. Only changed fields are stamped; `None` for a no-op. `record` is the
+/// materialized record at `key` (`None` when it does not exist).
+///
+/// # Errors
+/// [`WriteError`] as for [`Replica::write`](crate::Replica::write), checked
+/// in the same order (SPEC R5.5), except that the tombstone may be set.
+pub fn plan_write(
+    log: LogHead,
+    record: Option<&Record>,
+    writer: &WriterId,
+    actor: &Actor,
+    key: &RecordKey,
+    patch: &Map<String, Value>,
+    now: Timestamp,
+) -> Result<Option<WritePlan>, WriteError> {
+    // The writer's id names the change in the log, so it must be a wire
+    // name like any client id (SPEC R11.6).
+    check_write(key, ("writer", writer), patch, Tombstone::Allowed)?;
+    let at = log.high.next().ok_or(WriteError::ClockExhausted)?.max(now);
+    let current = |name: &str| record.and_then(|r| r.field(name));
+    let writes = stamp_patch(current, patch.iter(), at, writer, actor.origin());
+    if writes.is_empty() {
+        return Ok(None);
+    }
+    // SPEC R11.2: a delete sets the tombstone to a non-null value, so only
+    // a write that stamps a non-null tombstone is a delete.
+    let sets_tombstone = writes
+        .iter()
+        .any(|(name, reg)| &**name == TOMBSTONE_FIELD && !reg.value.is_null());
+    let op = match (record, sets_tombstone) {
+        (None, _) => Op::Insert,
+        (Some(_), true) => Op::Delete,
+        (Some(_), false) => Op::Update,
+    };
+    let change = Change::stamped(key.clone(), op, writes, writer.clone(), None);
+    Ok(Some(append_one(log, record, change)))
+}
+
+/// The server-side bootstrap of a singleton (SPEC R10): its row, stamped at
+/// the genesis by [`SYSTEM_BOOTSTRAP`], unless the record exists (`record`
+/// is the materialized record at `key`) or `fields` is empty.
+///
+/// # Errors
+/// [`WriteError`] as for a replica's bootstrap, checked in the same order.
+pub fn plan_bootstrap(
+    log: LogHead,
+    record: Option<&Record>,
+    key: &RecordKey,
+    fields: &Map<String, Value>,
+) -> Result<Option<WritePlan>, WriteError> {
+    // A placeholder is a change like any other (SPEC R10.4, R11.2),
+    // checked as a replica's bootstrap is; no record is born deleted.
+    let by = WriterId::new(SYSTEM_BOOTSTRAP);
+    check_write(key, ("writer", &by), fields, Tombstone::Refused)?;
+    if record.is_some() || fields.is_empty() {
+        return Ok(None);
+    }
+    let change = Change::stamped(key.clone(), Op::Insert, bootstrap_writes(fields), by, None);
+    Ok(Some(append_one(log, record, change)))
+}
+
+fn append_one(mut log: LogHead, record: Option<&Record>, change: Change) -> WritePlan {
+    log.head += 1;
+    let change = change.with_server_seq(log.head);
+    if let Some(at) = change.max_at() {
+        log.high = log.high.max(at);
+    }
+    let mut records = BTreeMap::new();
+    records.insert(change.key().clone(), record.cloned().unwrap_or_default());
+    let mut report = ApplyReport::default();
+    merge_writes(
+        &mut records,
+        change.key(),
+        change.writes(),
+        Delivery::Live,
+        None,
+        &mut report,
+    );
+    let record = records.into_values().next().unwrap_or_default();
+    WritePlan {
+        change,
+        record,
+        log,
     }
 }

@@ -250,6 +250,25 @@ impl Engine for ModelEngine {
                 let report = self.replica(replica)?.apply_page(&page).map_err(fail)?;
                 report_output(&report, &mut out);
             }
+            Step::ReceiveReply {
+                replica,
+                acked_through,
+                after,
+                changes,
+                head,
+            } => {
+                // R13.4: all or nothing, on a copy.
+                let page = ModelPage {
+                    after: *after,
+                    changes: decode(changes)?,
+                    head: *head,
+                };
+                let mut next = self.replica(replica)?.clone();
+                next.ack(*acked_through);
+                let report = next.apply_page(&page).map_err(fail)?;
+                *self.replica(replica)? = next;
+                report_output(&report, &mut out);
+            }
             Step::Ack { replica, through } => self.replica(replica)?.ack(*through),
             Step::Merge { replica, from } => {
                 let other = match from {
@@ -271,12 +290,32 @@ impl Engine for ModelEngine {
                         now.as_ms(),
                     )
                     .map_err(fail)?;
+                // R13.1: the push message and the reply in their JSON forms.
+                let message = json!({
+                    "client_id": r.client_id,
+                    "changes": r.outbox.iter().map(change_json).collect::<Vec<_>>(),
+                    "cursor": r.cursor.unwrap_or(0),
+                    "clock_epoch": r.epoch,
+                });
+                let page = json!({
+                    "after": reply.page.after,
+                    "changes": reply.page.changes.iter().map(change_json).collect::<Vec<_>>(),
+                    "head": reply.page.head,
+                });
+                let reply_json = json!({
+                    "acked_through": reply.acked_through,
+                    "appended": reply.appended,
+                    "page": page,
+                    "report": reply.report.json(),
+                });
                 let mut next = r;
                 next.ack(reply.acked_through);
                 let report = next.apply_page(&reply.page).map_err(fail)?;
                 *self.replica(replica)? = next;
                 out.insert("acked_through".into(), json!(reply.acked_through));
                 out.insert("appended".into(), json!(reply.appended));
+                out.insert("message".into(), message);
+                out.insert("reply".into(), reply_json);
                 report_output(&report, &mut out);
             }
             Step::PushRaw {
@@ -318,6 +357,7 @@ impl Engine for ModelEngine {
                 Self::change_out(self.server.bootstrap(&key_of(key), fields), &mut out)?;
             }
             Step::ResetCursor { replica } => self.replica(replica)?.reset_cursor(),
+            Step::RestartServer => self.server = self.server.restarted(),
             Step::CorrectClock {
                 replica,
                 server_now,

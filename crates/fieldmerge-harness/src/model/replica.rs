@@ -54,6 +54,8 @@ pub struct ModelReport {
     pub anomalies: Vec<Value>,
     pub hidden_edits: Vec<Value>,
     pub tally: Vec<Outcome>,
+    /// R13.3: the records whose content changed, in key order.
+    pub changed: std::collections::BTreeSet<(String, String)>,
 }
 
 impl ModelReport {
@@ -62,6 +64,7 @@ impl ModelReport {
         self.anomalies.extend(other.anomalies);
         self.hidden_edits.extend(other.hidden_edits);
         self.tally.extend(other.tally);
+        self.changed.extend(other.changed);
     }
 
     pub fn json(&self) -> Value {
@@ -86,6 +89,7 @@ impl ModelReport {
             "anomalies": self.anomalies,
             "hidden_edits": self.hidden_edits,
             "tally": tally,
+            "changed": self.changed.iter().map(|(t, i)| json!({"table": t, "id": i})).collect::<Vec<_>>(),
         })
     }
 }
@@ -192,6 +196,7 @@ pub fn merge_into(
         }
         if incoming_wins {
             record.fields.insert(name.clone(), incoming.clone());
+            report.changed.insert(key.clone());
         }
     }
     record.shadow = last_change(record);

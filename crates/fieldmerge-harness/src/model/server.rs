@@ -258,6 +258,23 @@ impl ModelServer {
         report
     }
 
+    /// R13.2: the server restarted from what it stored, its log and its
+    /// client table (the clock epochs): state and dedup keys replayed from
+    /// the log.
+    pub fn restarted(&self) -> ModelServer {
+        let mut fresh = ModelServer::new(self.skew_ms_max, self.page_size_max);
+        for change in &self.log {
+            if let Some(seq) = change.client_seq {
+                fresh.last_seq.insert(change.client_id.clone(), seq);
+            }
+            let mut change = change.clone();
+            change.server_seq = None;
+            fresh.append(change);
+        }
+        fresh.clock_epoch = self.clock_epoch.clone();
+        fresh
+    }
+
     pub fn state_json(&self) -> Value {
         json!({
             "log": self.log.iter().map(super::change_json).collect::<Vec<_>>(),

@@ -116,11 +116,15 @@ pub enum FaultKind {
     /// A device's clock runs so far ahead that the server refuses its push
     /// (SPEC R12.3) and the device corrects its clock (SPEC R12.4).
     ClockAhead,
+    /// The server process restarts: it is rebuilt from what it stored (its
+    /// log and client table, through their JSON forms) and must answer
+    /// exactly as before (PROTOCOL.md P2).
+    ServerRestart,
 }
 
 impl FaultKind {
     /// Every fault kind, in report order.
-    pub const ALL: [FaultKind; 10] = [
+    pub const ALL: [FaultKind; 11] = [
         FaultKind::Drop,
         FaultKind::Duplicate,
         FaultKind::Reorder,
@@ -131,6 +135,7 @@ impl FaultKind {
         FaultKind::Drift,
         FaultKind::ClockStep,
         FaultKind::ClockAhead,
+        FaultKind::ServerRestart,
     ];
 
     /// The command-line and report name.
@@ -146,6 +151,7 @@ impl FaultKind {
             FaultKind::Drift => "drift",
             FaultKind::ClockStep => "clock-step",
             FaultKind::ClockAhead => "clock-ahead",
+            FaultKind::ServerRestart => "server-restart",
         }
     }
 
@@ -158,12 +164,12 @@ impl FaultKind {
 /// Fault rates per mille, indexed by [`FaultKind`] (`rates.0[kind as usize]`).
 /// Message faults apply per message; device and clock faults per step.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct FaultRates(pub [u32; 10]);
+pub struct FaultRates(pub [u32; 11]);
 
 impl FaultRates {
     /// No faults at all.
     pub fn none() -> FaultRates {
-        FaultRates([0; 10])
+        FaultRates([0; 11])
     }
 
     /// The rate of `kind`, per mille.
@@ -259,7 +265,7 @@ impl Default for Config {
             heal_rounds_max: 12,
             page_size: 8,
             scenarios: ScenarioSet::all(),
-            faults: FaultRates([30, 20, 100, 50, 5, 5, 10, 10, 5, 3]),
+            faults: FaultRates([30, 20, 100, 50, 5, 5, 10, 10, 5, 3, 3]),
             mutation: None,
         }
     }

@@ -9,10 +9,8 @@
 //! drivers (the exhaustive explorer, the property tests) count the same
 //! marks with the same type.
 
-use std::collections::BTreeMap;
-
 use fieldmerge::{
-    ApplyReport, Base, Change, PageError, PushError, Record, RecordKey, Register, Tally,
+    ApplyReport, Base, Change, PageError, PushError, Record, RecordKey, Records, Register, Tally,
     TOMBSTONE_FIELD,
 };
 
@@ -237,7 +235,7 @@ impl Coverage {
         before: &Before,
         changes: &[Change],
         report: &ApplyReport,
-        after: &BTreeMap<RecordKey, Record>,
+        after: Records<'_>,
     ) {
         self.applied(before, report, after, |key, field, reg| {
             changes
@@ -251,9 +249,9 @@ impl Coverage {
     pub fn records_merged(
         &mut self,
         before: &Before,
-        source: &BTreeMap<RecordKey, Record>,
+        source: Records<'_>,
         report: &ApplyReport,
-        after: &BTreeMap<RecordKey, Record>,
+        after: Records<'_>,
     ) {
         self.applied(before, report, after, |key, field, reg| {
             source.get(key).and_then(|r| r.field(field)) == Some(reg)
@@ -264,7 +262,7 @@ impl Coverage {
         &mut self,
         before: &Before,
         report: &ApplyReport,
-        after: &BTreeMap<RecordKey, Record>,
+        after: Records<'_>,
         mut carried: impl FnMut(&RecordKey, &str, &Register) -> bool,
     ) {
         self.report(report);
@@ -359,7 +357,7 @@ pub struct Before(Vec<(RecordKey, Presence, bool)>);
 
 impl Before {
     /// Before an apply of `changes` to `records`.
-    pub fn changes(records: &BTreeMap<RecordKey, Record>, changes: &[Change]) -> Before {
+    pub fn changes(records: Records<'_>, changes: &[Change]) -> Before {
         let mut out: Vec<(RecordKey, Presence, bool)> = Vec::new();
         for c in changes {
             let tombstone = c
@@ -378,10 +376,7 @@ impl Before {
     }
 
     /// Before a state merge of `source` into `records`.
-    pub fn merge(
-        records: &BTreeMap<RecordKey, Record>,
-        source: &BTreeMap<RecordKey, Record>,
-    ) -> Before {
+    pub fn merge(records: Records<'_>, source: Records<'_>) -> Before {
         Before(
             source
                 .iter()

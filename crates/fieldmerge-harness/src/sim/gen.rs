@@ -93,6 +93,12 @@ impl Generator {
                 return Event::Crash { device: d };
             }
         }
+        // Drawn only when the fault is on, so a configuration without it
+        // replays the schedules it drew before the fault existed.
+        let restart = self.rate(FaultKind::ServerRestart);
+        if restart > 0 && self.rng.chance(restart) {
+            return Event::RestartServer;
+        }
         if self.rng.chance(self.rate(FaultKind::Partition)) {
             let d = self.rng.index(devices);
             return Event::Partition {

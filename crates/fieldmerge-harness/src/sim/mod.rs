@@ -104,6 +104,8 @@ pub enum Event {
         /// The device.
         device: usize,
     },
+    /// The server restarts from its stored log and client table.
+    RestartServer,
     /// A device wipes its database and starts again with a new client id.
     Wipe {
         /// The device.
@@ -283,6 +285,9 @@ pub enum ViolationKind {
     NoQuiescence,
     /// A user write never reached the server log (SPEC R12.5).
     Lost,
+    /// A server rebuilt from its stored log and client table differs from
+    /// the one that stored them (PROTOCOL.md P2).
+    ServerRestart,
 }
 
 impl ViolationKind {
@@ -302,6 +307,7 @@ impl ViolationKind {
             ViolationKind::HiddenEditUnsound => "hidden-edit-unsound",
             ViolationKind::ShadowIndex => "shadow-index",
             ViolationKind::StateRoundTrip => "state-round-trip",
+            ViolationKind::ServerRestart => "server-restart",
             ViolationKind::PageHandling => "page-handling",
             ViolationKind::PushRefused => "push-refused",
             ViolationKind::Divergence => "divergence",
@@ -362,7 +368,7 @@ pub struct Stats {
     /// Pending writes discarded by a database wipe (lost by choice).
     pub wiped_writes: u64,
     /// How often each fault fired, indexed by [`FaultKind`].
-    pub faults: [u64; 10],
+    pub faults: [u64; 11],
     /// How often each scenario fired, indexed by [`Scenario`].
     pub scenarios: [u64; 8],
     /// False conflicts SPEC R6.6 allows outside the delivery model (state

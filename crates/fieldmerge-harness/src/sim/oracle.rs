@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use fieldmerge::{
-    Base, Change, Conflict, ConflictRule, HiddenEdit, Origin, Record, RecordKey, Register,
+    Base, Change, Conflict, ConflictRule, HiddenEdit, Origin, RecordKey, Records, Register,
     Timestamp, Version, WriterId, SYSTEM_BOOTSTRAP,
 };
 
@@ -180,7 +180,7 @@ impl Oracle {
     /// decides from ground truth which overwrites lose a user edit.
     pub(crate) fn expect(
         &self,
-        records: &BTreeMap<RecordKey, Record>,
+        records: Records<'_>,
         changes: &[Change],
         ids: &[usize],
         on: Applying<'_>,
@@ -222,7 +222,7 @@ impl Oracle {
     /// [`Oracle::expect`] over registers with their write ids, in apply order.
     pub(crate) fn expect_writes(
         &self,
-        records: &BTreeMap<RecordKey, Record>,
+        records: Records<'_>,
         writes: &[(&RecordKey, &str, &Register, usize)],
         hydration: bool,
         step: usize,
@@ -235,7 +235,7 @@ impl Oracle {
     // `i`'s field when it applies (empty: none known).
     fn expect_pending(
         &self,
-        records: &BTreeMap<RecordKey, Record>,
+        records: Records<'_>,
         writes: &[(&RecordKey, &str, &Register, usize)],
         hydration: bool,
         pending: &[Vec<(Timestamp, WriterId)>],
@@ -480,7 +480,7 @@ impl Oracle {
     /// Checks that every touched field holds the field-LWW winner.
     pub(crate) fn check_finals(
         expected: &Expectation,
-        records: &BTreeMap<RecordKey, Record>,
+        records: Records<'_>,
         where_: &str,
         step: usize,
         violations: &mut Vec<Violation>,

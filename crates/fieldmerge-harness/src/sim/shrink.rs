@@ -205,7 +205,8 @@ fn renumber(
                 Event::Tick { .. }
                 | Event::Agent { .. }
                 | Event::Legacy { .. }
-                | Event::Deliver { .. } => {}
+                | Event::Deliver { .. }
+                | Event::RestartServer => {}
             }
             e
         })

@@ -9,9 +9,9 @@ use std::fmt::Write as _;
 use serde_json::{json, Map, Value};
 
 use fieldmerge::{
-    Actor, Base, Change, Delivery, Op, Origin, Page, Push, PushError, PushReply, Record, RecordKey,
-    Register, Replica, ReplicaState, Server, ServerConfig, Timestamp, WriterId, SYSTEM_BOOTSTRAP,
-    SYSTEM_MIGRATION,
+    Actor, Base, Change, ClientRow, Delivery, Op, Origin, Page, Push, PushError, PushReply, Record,
+    RecordKey, Records, Register, Replica, ReplicaState, Server, ServerConfig, Timestamp, WriterId,
+    SYSTEM_BOOTSTRAP, SYSTEM_MIGRATION,
 };
 
 use super::config::{Config, FaultKind, Mutation, Scenario};
@@ -292,6 +292,7 @@ impl World {
             Event::Join { device, fate } => self.join(device, fate),
             Event::Boot { device, fate } => self.boot(device, fate),
             Event::Crash { device } => self.crash(device),
+            Event::RestartServer => self.restart_server(),
             Event::Wipe { device, fate } => self.wipe(device, fate),
             Event::Write {
                 device,
@@ -513,6 +514,38 @@ impl World {
     fn logged(&mut self, id: usize) {
         self.oracle.log_writes.push(id);
         self.oracle.server_seen.insert(id);
+    }
+
+    // PROTOCOL.md P2: the server stores its log and client table; a restart
+    // rebuilds it from their JSON forms alone, and the rebuilt server must
+    // be the one that stored them (so it answers every push the same).
+    fn restart_server(&mut self) {
+        self.fault(FaultKind::ServerRestart);
+        let log = fieldmerge::encode_changes(self.server.log());
+        let clients: Vec<(WriterId, ClientRow)> = self
+            .server
+            .clients()
+            .map(|(id, row)| (id.clone(), row))
+            .collect();
+        let clients = serde_json::to_value(&clients).unwrap_or_default();
+        let rebuilt = fieldmerge::decode_change_values(&log)
+            .map_err(|e| e.to_string())
+            .and_then(|log| {
+                let clients: Vec<(WriterId, ClientRow)> =
+                    serde_json::from_value(clients).map_err(|e| e.to_string())?;
+                Server::from_log(self.server.config(), log, clients).map_err(|e| e.to_string())
+            });
+        match rebuilt {
+            Ok(server) if server == self.server => self.server = server,
+            Ok(_) => self.violate(
+                ViolationKind::ServerRestart,
+                "the server rebuilt from its log differs".into(),
+            ),
+            Err(e) => self.violate(
+                ViolationKind::ServerRestart,
+                format!("rebuild refused: {e}"),
+            ),
+        }
     }
 
     fn crash(&mut self, d: usize) {
@@ -1542,10 +1575,7 @@ fn shadow_error(record: &Record) -> Option<String> {
     })
 }
 
-fn first_difference(
-    mine: &BTreeMap<RecordKey, Record>,
-    server: &BTreeMap<RecordKey, Record>,
-) -> String {
+fn first_difference(mine: Records<'_>, server: Records<'_>) -> String {
     for (key, record) in server {
         match mine.get(key) {
             None => return format!("{key} missing"),
@@ -1564,7 +1594,7 @@ fn first_difference(
         }
     }
     mine.keys()
-        .find(|k| !server.contains_key(*k))
+        .find(|k| !server.contains(k))
         .map_or_else(String::new, |k| format!("{k} only on the replica"))
 }
 

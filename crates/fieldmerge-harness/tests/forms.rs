@@ -1,0 +1,133 @@
+//! SPEC R13.1: every protocol message and result round-trips through its one
+//! JSON form, for generated inputs: pushes, pages, pulls, replies, reports,
+//! push refusals, and the storage boundary's contexts and plans.
+
+use arbitrary::Unstructured;
+use fieldmerge::{
+    plan_push, ClientRow, ErrorBody, LogHead, Page, Pull, Push, PushContext, PushOutcome,
+    PushReads, PushReply, Server, ServerConfig, Timestamp,
+};
+use fieldmerge_harness::gen;
+use proptest::test_runner::Config as ProptestConfig;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Bit-for-bit equality through `Debug`, which spells `-0.0` and `0.0`
+/// apart (derived `PartialEq` on JSON numbers does not).
+fn same<T: std::fmt::Debug>(a: &T, b: &T) -> bool {
+    format!("{a:?}") == format!("{b:?}")
+}
+
+/// `value` goes to JSON text and back unchanged, and its text is stable.
+fn check<T: Serialize + DeserializeOwned + std::fmt::Debug>(value: &T) {
+    let text = serde_json::to_string(value).expect("serializes");
+    // Values may be nested 128 levels inside the form's own (R11.1), deeper
+    // than serde_json's default recursion limit.
+    let mut de = serde_json::Deserializer::from_str(&text);
+    de.disable_recursion_limit();
+    let back = T::deserialize(&mut de).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        same(value, &back),
+        "round trip changed {value:?}\ninto {back:?}\nvia {text}"
+    );
+    assert_eq!(serde_json::to_string(&back).expect("serializes"), text);
+}
+
+fn forms(u: &mut Unstructured) -> arbitrary::Result<()> {
+    let mut replica = gen::replica(u)?;
+    let batch = gen::changes(u)?;
+    let report = replica.apply(&batch, gen::delivery(u)?);
+    check(&report);
+    let push = replica.push();
+    check(&push);
+    // A push's text decodes through the typed decoder as well as serde.
+    let text = serde_json::to_vec(&push).expect("serializes");
+    assert!(same(&Push::from_json(&text).expect("decodes"), &push));
+    let page = Page {
+        after: u.int_in_range(0..=3)?,
+        changes: batch.clone(),
+        head: u.int_in_range(0..=9)?,
+    };
+    check(&page);
+    check(&Pull {
+        cursor: u.arbitrary()?,
+        limit: u.arbitrary()?,
+    });
+    let mut server = Server::new(ServerConfig::default());
+    let now = gen::timestamp(u)?;
+    match server.push(&push, now) {
+        Ok(reply) => check::<PushReply>(&reply),
+        Err(refusal) => {
+            check(&refusal);
+            // Its body names the same code.
+            assert_eq!(ErrorBody::from(&refusal).code, refusal.code());
+        }
+    }
+    // The storage boundary: the context of the push and its outcome.
+    let reads = PushReads::of(&push);
+    check(&reads);
+    let context = PushContext {
+        log: LogHead {
+            head: server.head(),
+            high: Timestamp::GENESIS,
+        },
+        client: ClientRow {
+            last_seq: 0,
+            clock_epoch: u.int_in_range(0..=2)?,
+        },
+        logged: Vec::new(),
+        records: reads
+            .records
+            .iter()
+            .map(|k| (k.clone(), replica.records().get(k).cloned()))
+            .collect(),
+    };
+    check(&context);
+    let outcome: PushOutcome =
+        plan_push(&ServerConfig::default(), &context, &push, now).expect("every record read");
+    check(&outcome);
+    Ok(())
+}
+
+proptest::proptest! {
+    #![proptest_config(ProptestConfig::default())]
+    #[test]
+    fn r13_1_every_message_and_result_round_trips_through_its_json_form(
+        bytes in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..4096)
+    ) {
+        let mut u = Unstructured::new(&bytes);
+        let _ = forms(&mut u);
+    }
+}
+
+#[test]
+fn r13_1_a_push_from_json_refuses_unknown_members_and_bad_ids_with_typed_errors() {
+    let check = |text: &str, code: &str, index: usize| {
+        let err = Push::from_json(text.as_bytes()).expect_err(text);
+        assert_eq!((err.kind.code(), err.index), (code, index), "{text}: {err}");
+    };
+    check(
+        r#"{"client_id": "phone", "changes": [], "extra": 1}"#,
+        "unknown_member",
+        0,
+    );
+    check(r#"{"changes": []}"#, "missing", 0);
+    check(r#"{"client_id": "", "changes": []}"#, "bad_name", 0);
+    check(r#"{"client_id": 7, "changes": []}"#, "wrong_type", 0);
+    check(
+        r#"{"client_id": "phone", "changes": [], "cursor": -1}"#,
+        "wrong_type",
+        0,
+    );
+    check(
+        r#"{"client_id": "phone", "changes": [{"table": "t"}, {}]}"#,
+        "missing",
+        0,
+    );
+    check(r#"{"client_id": "phone", "changes": 5}"#, "wrong_type", 0);
+    check(r#"{"client_id": "phone""#, "json", 0);
+    let ok = Push::from_json(br#"{"client_id": "phone", "changes": []}"#).expect("defaults");
+    assert_eq!((ok.cursor, ok.clock_epoch), (0, 0));
+    let err = Page::from_json(br#"{"after": 0, "changes": []}"#).expect_err("no head");
+    assert_eq!(err.kind.code(), "missing");
+}

@@ -1,0 +1,991 @@
+//! The one JSON form of every protocol message, result and error (SPEC
+//! R13.1), with serde: what crosses a WASM or C boundary, a network or a
+//! database column. Messages from the network (a push, a page) are decoded
+//! with typed errors naming the change and field; the rest with serde.
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::change::{check_name, decode_change_values, register_from_wire, Change};
+use crate::classify::ConflictRule;
+use crate::error::{
+    ChangeError, ChangeErrorKind, LogError, NotRead, PageError, PushError, StateError, WriteError,
+};
+use crate::protocol::{Page, Pull, Push, PushReply};
+use crate::record::{Record, RecordKey};
+use crate::register::{Register, WriterId};
+use crate::report::{Anomaly, ApplyReport, Conflict, HiddenEdit, Tally};
+use crate::server::{
+    ClientRow, LogHead, PushContext, PushOutcome, PushPlan, PushRefusal, WritePlan,
+};
+use crate::state::{record_from_json, record_to_json, register_to_json};
+
+/// The JSON form of every error (SPEC R13.1): `{code, message, index?,
+/// field?}`, with the stable code of the error, its message, and, where the
+/// error names them, the change's position and the field.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    /// The stable code (`bad_name`, `clock_ahead`, ...).
+    pub code: String,
+    /// What was wrong, for people.
+    pub message: String,
+    /// The position of the change (in a batch, push, page or outbox).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    /// The field concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ErrorBody {
+    fn new(code: &str, message: &dyn std::fmt::Display) -> ErrorBody {
+        ErrorBody {
+            code: code.to_owned(),
+            message: message.to_string(),
+            index: None,
+            field: None,
+        }
+    }
+}
+
+impl From<&ChangeError> for ErrorBody {
+    fn from(e: &ChangeError) -> ErrorBody {
+        ErrorBody {
+            index: Some(e.index),
+            field: e.field.clone(),
+            ..ErrorBody::new(e.kind.code(), e)
+        }
+    }
+}
+
+impl From<&WriteError> for ErrorBody {
+    fn from(e: &WriteError) -> ErrorBody {
+        let field = match e {
+            WriteError::ReservedField { field, .. } | WriteError::TooDeep { field } => {
+                Some(field.clone())
+            }
+            _ => None,
+        };
+        ErrorBody {
+            field,
+            ..ErrorBody::new(e.code(), e)
+        }
+    }
+}
+
+impl From<&PushError> for ErrorBody {
+    fn from(e: &PushError) -> ErrorBody {
+        let (index, field) = match e {
+            PushError::ForeignChange { index, .. }
+            | PushError::MissingSeq { index }
+            | PushError::SeqOrder { index, .. }
+            | PushError::SeqReused { index, .. } => (Some(*index), None),
+            PushError::ClockAhead { index, field, .. } => (Some(*index), Some(field.clone())),
+            PushError::Gap { .. } | PushError::StaleClock { .. } => (None, None),
+        };
+        ErrorBody {
+            index,
+            field,
+            ..ErrorBody::new(e.code(), e)
+        }
+    }
+}
+
+impl From<&PageError> for ErrorBody {
+    fn from(e: &PageError) -> ErrorBody {
+        let index = match e {
+            PageError::NotConsecutive { index, .. } => Some(*index),
+            PageError::NotAtCursor { .. } | PageError::HeadBehind { .. } => None,
+        };
+        ErrorBody {
+            index,
+            ..ErrorBody::new(e.code(), e)
+        }
+    }
+}
+
+impl From<&StateError> for ErrorBody {
+    fn from(e: &StateError) -> ErrorBody {
+        let (index, field) = match e {
+            StateError::Record { field, .. } => (None, Some(field.clone())),
+            StateError::Outbox(c) => (Some(c.index), c.field.clone()),
+            StateError::Json { .. } | StateError::Inconsistent { .. } => (None, None),
+        };
+        ErrorBody {
+            index,
+            field,
+            ..ErrorBody::new(e.code(), e)
+        }
+    }
+}
+
+impl From<&NotRead> for ErrorBody {
+    fn from(e: &NotRead) -> ErrorBody {
+        ErrorBody::new(e.code(), e)
+    }
+}
+
+impl From<&LogError> for ErrorBody {
+    fn from(e: &LogError) -> ErrorBody {
+        let index = match e {
+            LogError::NotConsecutive { index, .. } | LogError::SeqOrder { index, .. } => {
+                Some(*index)
+            }
+            LogError::ClientRow { .. } => None,
+        };
+        ErrorBody {
+            index,
+            ..ErrorBody::new(e.code(), e)
+        }
+    }
+}
+
+// ------------------------------------------------------------- push refusals
+
+// A push refusal's JSON form is its error body plus every member of the
+// refusal, named as in the spec, so a client can act on it (SPEC R12.4):
+// `{code, message, index?, field?, ...members}`.
+impl Serialize for PushError {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = match serde_json::to_value(ErrorBody::from(self)) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        let mut put = |k: &str, v: Value| {
+            m.insert(k.to_owned(), v);
+        };
+        match self {
+            PushError::ForeignChange { found, .. } => put("found", Value::from(found.as_str())),
+            PushError::MissingSeq { .. } => {}
+            PushError::SeqOrder {
+                previous, found, ..
+            } => {
+                put("previous", Value::from(*previous));
+                put("found", Value::from(*found));
+            }
+            PushError::SeqReused { client_seq, .. } => put("client_seq", Value::from(*client_seq)),
+            PushError::Gap { expected, found } => {
+                put("expected", Value::from(*expected));
+                put("found", Value::from(*found));
+            }
+            PushError::ClockAhead {
+                at,
+                server_now,
+                skew_ms_max,
+                acked_through,
+                clock_epoch,
+                ..
+            } => {
+                put("at", Value::from(at.to_string()));
+                put("server_now", Value::from(server_now.to_string()));
+                put("skew_ms_max", Value::from(*skew_ms_max));
+                put(
+                    "acked_through",
+                    (*acked_through).map_or(Value::Null, Value::from),
+                );
+                put("clock_epoch", Value::from(*clock_epoch));
+            }
+            PushError::StaleClock {
+                found,
+                required,
+                server_now,
+                skew_ms_max,
+                acked_through,
+            } => {
+                put("found", Value::from(*found));
+                put("required", Value::from(*required));
+                put("server_now", Value::from(server_now.to_string()));
+                put("skew_ms_max", Value::from(*skew_ms_max));
+                put(
+                    "acked_through",
+                    (*acked_through).map_or(Value::Null, Value::from),
+                );
+            }
+        }
+        m.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for PushError {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let m = Map::<String, Value>::deserialize(d)?;
+        push_error_from(&m).map_err(D::Error::custom)
+    }
+}
+
+fn push_error_from(m: &Map<String, Value>) -> Result<PushError, String> {
+    let missing = |k: &str| format!("a push refusal needs {k}");
+    let uint = |k: &str| m.get(k).and_then(Value::as_u64).ok_or_else(|| missing(k));
+    let index = || uint("index").and_then(|i| usize::try_from(i).map_err(|e| e.to_string()));
+    let text = |k: &str| m.get(k).and_then(Value::as_str).ok_or_else(|| missing(k));
+    let time =
+        |k: &str| text(k).and_then(|t| crate::Timestamp::parse(t).map_err(|e| e.to_string()));
+    let skew = || {
+        m.get("skew_ms_max")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| missing("skew_ms_max"))
+    };
+    let acked = || match m.get("acked_through") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| missing("acked_through")),
+    };
+    Ok(match text("code")? {
+        "foreign_change" => PushError::ForeignChange {
+            index: index()?,
+            found: text("found")?.to_owned(),
+        },
+        "missing_seq" => PushError::MissingSeq { index: index()? },
+        "seq_order" => PushError::SeqOrder {
+            index: index()?,
+            previous: uint("previous")?,
+            found: uint("found")?,
+        },
+        "seq_reused" => PushError::SeqReused {
+            index: index()?,
+            client_seq: uint("client_seq")?,
+        },
+        "seq_gap" => PushError::Gap {
+            expected: uint("expected")?,
+            found: uint("found")?,
+        },
+        "clock_ahead" => PushError::ClockAhead {
+            index: index()?,
+            field: text("field")?.to_owned(),
+            at: time("at")?,
+            server_now: time("server_now")?,
+            skew_ms_max: skew()?,
+            acked_through: acked()?,
+            clock_epoch: uint("clock_epoch")?,
+        },
+        "stale_clock" => PushError::StaleClock {
+            found: uint("found")?,
+            required: uint("required")?,
+            server_now: time("server_now")?,
+            skew_ms_max: skew()?,
+            acked_through: acked()?,
+        },
+        other => {
+            return Err(format!(
+                "unknown push refusal code {:?}",
+                other.chars().take(40).collect::<String>()
+            ))
+        }
+    })
+}
+
+// ------------------------------------------------------- registers, records
+
+impl Serialize for Register {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        register_to_json(self).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Register {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut m = Map::<String, Value>::deserialize(d)?;
+        let value = m
+            .remove("value")
+            .ok_or_else(|| D::Error::custom("a register needs value"))?;
+        register_from_wire(&value, &Value::Object(m), &WriterId::default())
+            .map_err(D::Error::custom)
+    }
+}
+
+/// A record with its key, in the record form of SPEC R12.5:
+/// `{table, id, fields, updated_at_index}`.
+fn keyed_record_to_json(key: &RecordKey, record: &Record) -> Value {
+    record_to_json(key, record)
+}
+
+fn keyed_record_from_json<E: serde::de::Error>(v: &Value) -> Result<(RecordKey, Record), E> {
+    record_from_json(v).map_err(E::custom)
+}
+
+fn keyed_records<S: Serializer>(records: &[(RecordKey, Record)], s: S) -> Result<S::Ok, S::Error> {
+    let list: Vec<Value> = records
+        .iter()
+        .map(|(k, r)| keyed_record_to_json(k, r))
+        .collect();
+    list.serialize(s)
+}
+
+fn keyed_records_from<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<(RecordKey, Record)>, D::Error> {
+    Vec::<Value>::deserialize(d)?
+        .iter()
+        .map(keyed_record_from_json)
+        .collect()
+}
+
+fn one_record<S: Serializer>(record: &(RecordKey, Record), s: S) -> Result<S::Ok, S::Error> {
+    keyed_record_to_json(&record.0, &record.1).serialize(s)
+}
+
+fn one_record_from<'de, D: Deserializer<'de>>(d: D) -> Result<(RecordKey, Record), D::Error> {
+    keyed_record_from_json(&Value::deserialize(d)?)
+}
+
+fn changes<S: Serializer>(changes: &[Change], s: S) -> Result<S::Ok, S::Error> {
+    crate::change::encode_changes(changes).serialize(s)
+}
+
+fn changes_from<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Change>, D::Error> {
+    decode_change_values(&Value::deserialize(d)?).map_err(D::Error::custom)
+}
+
+// ------------------------------------------------------------------ reports
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConflictForm {
+    table: String,
+    id: String,
+    field: String,
+    loser: Register,
+    winner: Register,
+    loser_is_local: bool,
+    rule: RuleForm,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RuleForm {
+    Unwitnessed,
+    Legacy,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnomalyForm {
+    table: String,
+    id: String,
+    field: String,
+    kept: Register,
+    dropped: Register,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HiddenEditForm {
+    table: String,
+    id: String,
+    field: String,
+    edit: Register,
+    tombstone: Register,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TallyForm {
+    inserted: u64,
+    duplicate: u64,
+    stale: u64,
+    twin: u64,
+    overwrite_not_user: u64,
+    overwrite_same_value: u64,
+    overwrite_witnessed: u64,
+    overwrite_legacy_hydration: u64,
+    conflict_unwitnessed: u64,
+    conflict_legacy: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportForm {
+    conflicts: Vec<ConflictForm>,
+    anomalies: Vec<AnomalyForm>,
+    hidden_edits: Vec<HiddenEditForm>,
+    tally: TallyForm,
+    changed: Vec<RecordKey>,
+}
+
+impl Serialize for Tally {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        TallyForm {
+            inserted: self.inserted,
+            duplicate: self.duplicate,
+            stale: self.stale,
+            twin: self.twin,
+            overwrite_not_user: self.overwrite_not_user,
+            overwrite_same_value: self.overwrite_same_value,
+            overwrite_witnessed: self.overwrite_witnessed,
+            overwrite_legacy_hydration: self.overwrite_legacy_hydration,
+            conflict_unwitnessed: self.conflict_unwitnessed,
+            conflict_legacy: self.conflict_legacy,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Tally {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let t = TallyForm::deserialize(d)?;
+        Ok(Tally {
+            inserted: t.inserted,
+            duplicate: t.duplicate,
+            stale: t.stale,
+            twin: t.twin,
+            overwrite_not_user: t.overwrite_not_user,
+            overwrite_same_value: t.overwrite_same_value,
+            overwrite_witnessed: t.overwrite_witnessed,
+            overwrite_legacy_hydration: t.overwrite_legacy_hydration,
+            conflict_unwitnessed: t.conflict_unwitnessed,
+            conflict_legacy: t.conflict_legacy,
+        })
+    }
+}
+
+impl Serialize for ApplyReport {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let conflicts = self
+            .conflicts
+            .iter()
+            .map(|c| ConflictForm {
+                table: c.key.table.clone(),
+                id: c.key.id.clone(),
+                field: c.field.clone(),
+                loser: c.loser.clone(),
+                winner: c.winner.clone(),
+                loser_is_local: c.loser_is_local,
+                rule: match c.rule {
+                    ConflictRule::Unwitnessed => RuleForm::Unwitnessed,
+                    ConflictRule::Legacy => RuleForm::Legacy,
+                },
+            })
+            .collect();
+        let anomalies = self
+            .anomalies
+            .iter()
+            .map(|a| AnomalyForm {
+                table: a.key.table.clone(),
+                id: a.key.id.clone(),
+                field: a.field.clone(),
+                kept: a.kept.clone(),
+                dropped: a.dropped.clone(),
+            })
+            .collect();
+        let hidden_edits = self
+            .hidden_edits
+            .iter()
+            .map(|h| HiddenEditForm {
+                table: h.key.table.clone(),
+                id: h.key.id.clone(),
+                field: h.field.clone(),
+                edit: h.edit.clone(),
+                tombstone: h.tombstone.clone(),
+            })
+            .collect();
+        let t = &self.tally;
+        ReportForm {
+            conflicts,
+            anomalies,
+            hidden_edits,
+            tally: TallyForm {
+                inserted: t.inserted,
+                duplicate: t.duplicate,
+                stale: t.stale,
+                twin: t.twin,
+                overwrite_not_user: t.overwrite_not_user,
+                overwrite_same_value: t.overwrite_same_value,
+                overwrite_witnessed: t.overwrite_witnessed,
+                overwrite_legacy_hydration: t.overwrite_legacy_hydration,
+                conflict_unwitnessed: t.conflict_unwitnessed,
+                conflict_legacy: t.conflict_legacy,
+            },
+            changed: self.changed.clone(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ApplyReport {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = ReportForm::deserialize(d)?;
+        let key = |table: String, id: String| RecordKey { table, id };
+        let t = r.tally;
+        Ok(ApplyReport {
+            conflicts: r
+                .conflicts
+                .into_iter()
+                .map(|c| Conflict {
+                    key: key(c.table, c.id),
+                    field: c.field,
+                    loser: c.loser,
+                    winner: c.winner,
+                    loser_is_local: c.loser_is_local,
+                    rule: match c.rule {
+                        RuleForm::Unwitnessed => ConflictRule::Unwitnessed,
+                        RuleForm::Legacy => ConflictRule::Legacy,
+                    },
+                })
+                .collect(),
+            anomalies: r
+                .anomalies
+                .into_iter()
+                .map(|a| Anomaly {
+                    key: key(a.table, a.id),
+                    field: a.field,
+                    kept: a.kept,
+                    dropped: a.dropped,
+                })
+                .collect(),
+            hidden_edits: r
+                .hidden_edits
+                .into_iter()
+                .map(|h| HiddenEdit {
+                    key: key(h.table, h.id),
+                    field: h.field,
+                    edit: h.edit,
+                    tombstone: h.tombstone,
+                })
+                .collect(),
+            tally: Tally {
+                inserted: t.inserted,
+                duplicate: t.duplicate,
+                stale: t.stale,
+                twin: t.twin,
+                overwrite_not_user: t.overwrite_not_user,
+                overwrite_same_value: t.overwrite_same_value,
+                overwrite_witnessed: t.overwrite_witnessed,
+                overwrite_legacy_hydration: t.overwrite_legacy_hydration,
+                conflict_unwitnessed: t.conflict_unwitnessed,
+                conflict_legacy: t.conflict_legacy,
+            },
+            changed: r.changed,
+        })
+    }
+}
+
+// ----------------------------------------------------------------- messages
+
+/// The most levels a push or page wraps a field value in: the message, its
+/// `changes`, the change, its `data` (SPEC R11.1, R13.1).
+const MESSAGE_WRAPPERS: usize = 4;
+
+fn message_error(kind: ChangeErrorKind) -> ChangeError {
+    ChangeError {
+        index: 0,
+        table: String::new(),
+        id: String::new(),
+        field: None,
+        kind,
+    }
+}
+
+fn wrong(path: &str, expected: &'static str) -> ChangeError {
+    message_error(ChangeErrorKind::WrongType {
+        path: path.to_owned(),
+        expected,
+    })
+}
+
+// The members of a message object, checked against the ones its form has.
+fn members<'a>(
+    value: &'a Value,
+    what: &str,
+    known: &[&str],
+) -> Result<&'a Map<String, Value>, ChangeError> {
+    let m = value.as_object().ok_or_else(|| wrong(what, "an object"))?;
+    if let Some(k) = m.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(message_error(ChangeErrorKind::UnknownMember {
+            path: k.clone(),
+        }));
+    }
+    Ok(m)
+}
+
+fn uint_member(
+    m: &Map<String, Value>,
+    name: &str,
+    default: Option<u64>,
+) -> Result<u64, ChangeError> {
+    match (m.get(name), default) {
+        (None, Some(d)) => Ok(d),
+        (None, None) => Err(message_error(ChangeErrorKind::Missing {
+            path: name.into(),
+        })),
+        (Some(v), _) => v.as_u64().ok_or_else(|| wrong(name, "an unsigned integer")),
+    }
+}
+
+fn changes_member(m: &Map<String, Value>) -> Result<Vec<Change>, ChangeError> {
+    let changes = m.get("changes").ok_or_else(|| {
+        message_error(ChangeErrorKind::Missing {
+            path: "changes".into(),
+        })
+    })?;
+    decode_change_values(changes)
+}
+
+fn parse_message(bytes: &[u8]) -> Result<Value, ChangeError> {
+    crate::json::parse_bounded(bytes, MESSAGE_WRAPPERS).map_err(|e| match e {
+        crate::json::ParseError::TooDeep(deep) => {
+            let mut err = message_error(ChangeErrorKind::TooDeep);
+            if let [_, crate::json::PathStep::Index(i), ..] = &deep.path[..] {
+                err.index = *i;
+            }
+            err
+        }
+        crate::json::ParseError::Json(message) => message_error(ChangeErrorKind::Json { message }),
+    })
+}
+
+impl Push {
+    /// The push's JSON form (SPEC R13.1): `{client_id, changes, cursor,
+    /// clock_epoch}`.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "client_id": self.client_id.as_str(),
+            "changes": crate::change::encode_changes(&self.changes),
+            "cursor": self.cursor,
+            "clock_epoch": self.clock_epoch,
+        })
+    }
+
+    /// Decodes a push from JSON text (SPEC R13.1): `client_id` and
+    /// `changes` are required, `cursor` and `clock_epoch` default to 0,
+    /// nothing else is allowed.
+    ///
+    /// # Errors
+    /// A [`ChangeError`] as for a batch: a change's error names the change
+    /// and field; a message-level error has index 0.
+    pub fn from_json(bytes: &[u8]) -> Result<Push, ChangeError> {
+        Push::from_value(&parse_message(bytes)?)
+    }
+
+    /// [`Push::from_json`] over a parsed value.
+    ///
+    /// # Errors
+    /// As [`Push::from_json`].
+    pub fn from_value(value: &Value) -> Result<Push, ChangeError> {
+        let m = members(
+            value,
+            "push",
+            &["client_id", "changes", "cursor", "clock_epoch"],
+        )?;
+        let client_id = match m.get("client_id") {
+            None => {
+                return Err(message_error(ChangeErrorKind::Missing {
+                    path: "client_id".into(),
+                }))
+            }
+            Some(Value::String(s)) => {
+                check_name(s, "client_id").map_err(message_error)?;
+                WriterId::new(s)
+            }
+            Some(_) => return Err(wrong("client_id", "a string")),
+        };
+        Ok(Push {
+            changes: changes_member(m)?,
+            cursor: uint_member(m, "cursor", Some(0))?,
+            clock_epoch: uint_member(m, "clock_epoch", Some(0))?,
+            client_id,
+        })
+    }
+}
+
+impl Serialize for Push {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Push {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Push::from_value(&Value::deserialize(d)?).map_err(D::Error::custom)
+    }
+}
+
+impl Page {
+    /// The page's JSON form (SPEC R13.1): `{after, changes, head}`.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "after": self.after,
+            "changes": crate::change::encode_changes(&self.changes),
+            "head": self.head,
+        })
+    }
+
+    /// Decodes a page from JSON text (SPEC R13.1): all three members are
+    /// required, nothing else is allowed. Whether the page continues a
+    /// replica's cursor is the replica's to decide (SPEC R6.5).
+    ///
+    /// # Errors
+    /// A [`ChangeError`] as for a batch.
+    pub fn from_json(bytes: &[u8]) -> Result<Page, ChangeError> {
+        Page::from_value(&parse_message(bytes)?)
+    }
+
+    /// [`Page::from_json`] over a parsed value.
+    ///
+    /// # Errors
+    /// As [`Page::from_json`].
+    pub fn from_value(value: &Value) -> Result<Page, ChangeError> {
+        let m = members(value, "page", &["after", "changes", "head"])?;
+        Ok(Page {
+            after: uint_member(m, "after", None)?,
+            changes: changes_member(m)?,
+            head: uint_member(m, "head", None)?,
+        })
+    }
+}
+
+impl Serialize for Page {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Page {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Page::from_value(&Value::deserialize(d)?).map_err(D::Error::custom)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PullForm {
+    cursor: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    limit: Option<usize>,
+}
+
+impl Serialize for Pull {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        PullForm {
+            cursor: self.cursor,
+            limit: self.limit,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Pull {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = PullForm::deserialize(d)?;
+        Ok(Pull {
+            cursor: f.cursor,
+            limit: f.limit,
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PushReplyForm {
+    acked_through: Option<u64>,
+    appended: usize,
+    page: Page,
+    report: ApplyReport,
+}
+
+impl Serialize for PushReply {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        PushReplyForm {
+            acked_through: self.acked_through,
+            appended: self.appended,
+            page: self.page.clone(),
+            report: self.report.clone(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for PushReply {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = PushReplyForm::deserialize(d)?;
+        Ok(PushReply {
+            acked_through: f.acked_through,
+            appended: f.appended,
+            page: f.page,
+            report: f.report,
+        })
+    }
+}
+
+// ------------------------------------------------------ the storage boundary
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PushContextForm {
+    log: LogHead,
+    #[serde(default)]
+    client: ClientRow,
+    #[serde(default, serialize_with = "changes", deserialize_with = "changes_from")]
+    logged: Vec<Change>,
+    #[serde(
+        default,
+        serialize_with = "keyed_records",
+        deserialize_with = "keyed_records_from"
+    )]
+    records: Vec<(RecordKey, Record)>,
+    #[serde(default)]
+    absent: Vec<RecordKey>,
+}
+
+// `records` holds the records read, `absent` the keys read and not found.
+impl Serialize for PushContext {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut records = Vec::new();
+        let mut absent = Vec::new();
+        for (key, record) in &self.records {
+            match record {
+                Some(r) => records.push((key.clone(), r.clone())),
+                None => absent.push(key.clone()),
+            }
+        }
+        PushContextForm {
+            log: self.log,
+            client: self.client,
+            logged: self.logged.clone(),
+            records,
+            absent,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for PushContext {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = PushContextForm::deserialize(d)?;
+        let mut records: std::collections::BTreeMap<RecordKey, Option<Record>> =
+            f.records.into_iter().map(|(k, r)| (k, Some(r))).collect();
+        for key in f.absent {
+            if records.insert(key.clone(), None).is_some() {
+                return Err(D::Error::custom(format!(
+                    "record {key} is both read and absent"
+                )));
+            }
+        }
+        Ok(PushContext {
+            log: f.log,
+            client: f.client,
+            logged: f.logged,
+            records,
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PushPlanForm {
+    #[serde(serialize_with = "changes", deserialize_with = "changes_from")]
+    append: Vec<Change>,
+    #[serde(
+        serialize_with = "keyed_records",
+        deserialize_with = "keyed_records_from"
+    )]
+    records: Vec<(RecordKey, Record)>,
+    client: ClientRow,
+    log: LogHead,
+    acked_through: Option<u64>,
+    report: ApplyReport,
+}
+
+impl Serialize for PushPlan {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        PushPlanForm {
+            append: self.append.clone(),
+            records: self.records.clone(),
+            client: self.client,
+            log: self.log,
+            acked_through: self.acked_through,
+            report: self.report.clone(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for PushPlan {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = PushPlanForm::deserialize(d)?;
+        Ok(PushPlan {
+            append: f.append,
+            records: f.records,
+            client: f.client,
+            log: f.log,
+            acked_through: f.acked_through,
+            report: f.report,
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PushRefusalForm {
+    error: PushError,
+    client: Option<ClientRow>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum PushOutcomeForm {
+    Accepted(PushPlan),
+    Refused(PushRefusalForm),
+}
+
+// `{"accepted": plan}` or `{"refused": {error, client}}`.
+impl Serialize for PushOutcome {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            PushOutcome::Accepted(plan) => PushOutcomeForm::Accepted(plan.clone()),
+            PushOutcome::Refused(r) => PushOutcomeForm::Refused(PushRefusalForm {
+                error: r.error.clone(),
+                client: r.client,
+            }),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for PushOutcome {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match PushOutcomeForm::deserialize(d)? {
+            PushOutcomeForm::Accepted(plan) => PushOutcome::Accepted(plan),
+            PushOutcomeForm::Refused(r) => PushOutcome::Refused(PushRefusal {
+                error: r.error,
+                client: r.client,
+            }),
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WritePlanForm {
+    change: Change,
+    #[serde(serialize_with = "one_record", deserialize_with = "one_record_from")]
+    record: (RecordKey, Record),
+    log: LogHead,
+}
+
+impl Serialize for WritePlan {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        WritePlanForm {
+            change: self.change.clone(),
+            record: (self.change.key().clone(), self.record.clone()),
+            log: self.log,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for WritePlan {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = WritePlanForm::deserialize(d)?;
+        if &f.record.0 != f.change.key() {
+            return Err(D::Error::custom(
+                "a write plan's record is not its change's",
+            ));
+        }
+        Ok(WritePlan {
+            change: f.change,
+            record: f.record.1,
+            log: f.log,
+        })
+    }
+}

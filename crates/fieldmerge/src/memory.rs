@@ -1,0 +1,328 @@
+//! The in-memory server: the log, the materialized state and the client
+//! table in maps, over the pure server side of `server.rs`. The default
+//! store, which the simulator, the vectors, the fuzz targets and the
+//! benches run; a server over its own database calls the same functions
+//! (SPEC R12, PROTOCOL.md).
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+
+use serde_json::{Map, Value};
+
+use crate::change::Change;
+use crate::classify::Delivery;
+use crate::error::{LogError, PushError, WriteError};
+use crate::merge::merge_writes;
+use crate::origin::Actor;
+use crate::protocol::{Page, Push, PushReply};
+use crate::record::{Record, RecordKey};
+use crate::records::Records;
+use crate::register::WriterId;
+use crate::report::ApplyReport;
+use crate::server::{
+    decide_push, plan_bootstrap, plan_write, ClientRow, LogHead, PushOutcome, PushPlan, Read,
+    ServerConfig, WritePlan,
+};
+use crate::timestamp::Timestamp;
+
+/// The server: an append-only log, its materialized state and the client
+/// table, in memory.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Server {
+    config: ServerConfig,
+    log: Vec<Change>,
+    state: BTreeMap<RecordKey, Record>,
+    // The greatest `at` in the log: the server's own logical clock.
+    high: Timestamp,
+    // Per client: the dedup key and the clock epoch (SPEC R12.1, R12.4).
+    clients: BTreeMap<WriterId, ClientRow>,
+    // Per client, the log index of each change it pushed: entry `s - 1` for
+    // `client_seq` `s` (sequence numbers start at 1 and have no gaps), so a
+    // retried change can be compared with the one the log holds (R12.1).
+    pushed: BTreeMap<WriterId, Vec<usize>>,
+}
+
+impl Server {
+    /// An empty server.
+    pub fn new(config: ServerConfig) -> Server {
+        Server {
+            config,
+            log: Vec::new(),
+            state: BTreeMap::new(),
+            high: Timestamp::GENESIS,
+            clients: BTreeMap::new(),
+            pushed: BTreeMap::new(),
+        }
+    }
+
+    /// Rebuilds a server from what it stored (PROTOCOL.md P2): its log, in
+    /// order, and its client table. The materialized state, the high stamp
+    /// and the dedup index are derived from the log; the clock epochs come
+    /// from the client table, which the log does not hold (a refusal
+    /// appends nothing). A restarted server answers every push exactly as
+    /// the one that stored these parts.
+    ///
+    /// # Errors
+    /// [`LogError`] for a log whose server sequence numbers are not
+    /// `1, 2, ...`, whose pushed changes of one client do not have
+    /// consecutive `client_seq` from 1, or a client row whose `last_seq`
+    /// disagrees with the log.
+    pub fn from_log(
+        config: ServerConfig,
+        log: Vec<Change>,
+        clients: impl IntoIterator<Item = (WriterId, ClientRow)>,
+    ) -> Result<Server, LogError> {
+        let mut server = Server::new(config);
+        for (index, change) in log.into_iter().enumerate() {
+            let expected = index as u64 + 1;
+            if change.server_seq() != Some(expected) {
+                return Err(LogError::NotConsecutive {
+                    index,
+                    expected,
+                    found: change.server_seq(),
+                });
+            }
+            if let Some(seq) = change.client_seq() {
+                let row = server
+                    .clients
+                    .entry(change.client_id().clone())
+                    .or_default();
+                if seq != row.last_seq + 1 {
+                    return Err(LogError::SeqOrder {
+                        index,
+                        client_id: change.client_id().to_string(),
+                        expected: row.last_seq + 1,
+                        found: seq,
+                    });
+                }
+                row.last_seq = seq;
+            }
+            let mut report = ApplyReport::default();
+            merge_writes(
+                &mut server.state,
+                change.key(),
+                change.writes(),
+                Delivery::Live,
+                None,
+                &mut report,
+            );
+            server.note_appended(change);
+        }
+        for (client_id, row) in clients {
+            let logged = server.clients.get(&client_id).map_or(0, |r| r.last_seq);
+            if row.last_seq != logged {
+                return Err(LogError::ClientRow {
+                    client_id: client_id.to_string(),
+                    stored: row.last_seq,
+                    logged,
+                });
+            }
+            server.clients.insert(client_id, row);
+        }
+        Ok(server)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> ServerConfig {
+        self.config
+    }
+
+    /// The whole log, in order; entry `i` has server sequence number `i + 1`.
+    pub fn log(&self) -> &[Change] {
+        &self.log
+    }
+
+    /// The server sequence number of the last change (0 for an empty log).
+    pub fn head(&self) -> u64 {
+        self.log.len() as u64
+    }
+
+    /// The log's head and the greatest `at` it holds.
+    pub fn log_head(&self) -> LogHead {
+        LogHead {
+            head: self.head(),
+            high: self.high,
+        }
+    }
+
+    /// Every record of the materialized state (the log merged with
+    /// field-LWW), in key order.
+    pub fn records(&self) -> Records<'_> {
+        Records::new(&self.state)
+    }
+
+    /// The record at `key` in the materialized state.
+    pub fn record(&self, key: &RecordKey) -> Option<&Record> {
+        self.state.get(key)
+    }
+
+    /// The client table: every client the server appended from or refused,
+    /// with its row, in id order (what [`Server::from_log`] needs besides
+    /// the log).
+    pub fn clients(&self) -> impl Iterator<Item = (&WriterId, ClientRow)> + '_ {
+        self.clients.iter().map(|(id, row)| (id, *row))
+    }
+
+    /// The row of `client`: the default for a client never heard of.
+    pub fn client(&self, client: &WriterId) -> ClientRow {
+        self.clients.get(client).copied().unwrap_or_default()
+    }
+
+    /// The clock epoch the server requires of `client`'s pushes (SPEC
+    /// R12.4): 0 until it refuses one as `clock_ahead`.
+    pub fn clock_epoch(&self, client: &WriterId) -> u64 {
+        self.client(client).clock_epoch
+    }
+
+    /// The highest `client_seq` appended from `client`.
+    pub fn last_seq(&self, client: &WriterId) -> Option<u64> {
+        Some(self.client(client).last_seq).filter(|&s| s > 0)
+    }
+
+    /// Accepts a push at server time `now` (SPEC R12.1, R12.3): validates the
+    /// whole push first, skips changes already appended (retries, by client
+    /// id and client sequence), appends the rest with the next server
+    /// sequence numbers, merges them into the materialized state, and
+    /// replies with the acknowledgement and a page after the push's cursor.
+    /// The decision is [`plan_push`](crate::plan_push)'s.
+    ///
+    /// # Errors
+    /// [`PushError`] for a push made before a clock correction the server
+    /// demanded (`stale_clock`), a change of another client, a missing or
+    /// non-consecutive `client_seq`, a gap after what the server has, or a
+    /// stamp more than [`ServerConfig::skew_ms_max`] ahead of `now` (the
+    /// error carries `now`, so the client can correct its clock). The log,
+    /// the state and the dedup table are unchanged; a `clock_ahead` refusal
+    /// raises the clock epoch the client's pushes must carry (SPEC R12.4).
+    pub fn push(&mut self, push: &Push, now: Timestamp) -> Result<PushReply, PushError> {
+        let pushed = self.pushed.get(&push.client_id);
+        let log = &self.log;
+        let logged = |seq: u64| {
+            let index = usize::try_from(seq.checked_sub(1)?).ok()?;
+            log.get(*pushed?.get(index)?)
+        };
+        let state = &self.state;
+        let record = |key: &RecordKey| Ok::<_, Infallible>(state.get(key));
+        let read = Read {
+            log: self.log_head(),
+            client: self.client(&push.client_id),
+            logged,
+            record,
+        };
+        let Ok(outcome) = decide_push(&self.config, read, push, now);
+        match outcome {
+            PushOutcome::Accepted(plan) => {
+                let appended = plan.append.len();
+                let acked_through = plan.acked_through;
+                let report = self.store_push(&push.client_id, plan);
+                Ok(PushReply {
+                    acked_through,
+                    appended,
+                    page: self.pull(push.cursor, self.config.page_size_max),
+                    report,
+                })
+            }
+            PushOutcome::Refused(refusal) => {
+                if let Some(row) = refusal.client {
+                    self.clients.insert(push.client_id.clone(), row);
+                }
+                Err(refusal.error)
+            }
+        }
+    }
+
+    /// One page of the log after `cursor`, at most `limit` changes (and at
+    /// most [`ServerConfig::page_size_max`]) (SPEC R12.2). A cursor beyond
+    /// the head gives an empty page at that cursor, which a replica refuses.
+    pub fn pull(&self, cursor: u64, limit: usize) -> Page {
+        let limit = limit.min(self.config.page_size_max);
+        let start = usize::try_from(cursor)
+            .unwrap_or(usize::MAX)
+            .min(self.log.len());
+        let end = start.saturating_add(limit).min(self.log.len());
+        Page {
+            after: cursor,
+            changes: self.log[start..end].to_vec(),
+            head: self.head(),
+        }
+    }
+
+    /// A write straight into the log, as the AI agent and server-side jobs
+    /// make them (SPEC R12.4): stamped `max(now, greatest at in the log + 1)`
+    /// with the actor's origin, `by = writer`, and as base the version the
+    /// materialized state holds, since the writer read it. Only changed
+    /// fields are stamped; `None` for a no-op. The decision is
+    /// [`plan_write`](crate::plan_write)'s.
+    ///
+    /// # Errors
+    /// [`WriteError`] as for [`Replica::write`](crate::Replica::write).
+    pub fn write(
+        &mut self,
+        writer: &WriterId,
+        actor: &Actor,
+        key: &RecordKey,
+        patch: &Map<String, Value>,
+        now: Timestamp,
+    ) -> Result<Option<Change>, WriteError> {
+        let plan = plan_write(
+            self.log_head(),
+            self.state.get(key),
+            writer,
+            actor,
+            key,
+            patch,
+            now,
+        )?;
+        Ok(plan.map(|plan| self.store_write(plan)))
+    }
+
+    /// The server-side bootstrap of a singleton (SPEC R10): appends its row,
+    /// stamped at the genesis by [`SYSTEM_BOOTSTRAP`](crate::SYSTEM_BOOTSTRAP),
+    /// unless the record already exists; idempotent, so it can run at
+    /// sign-up and again at every boot.
+    ///
+    /// # Errors
+    /// [`WriteError`] for bad names, reserved fields or values nested too deep.
+    pub fn bootstrap(
+        &mut self,
+        key: &RecordKey,
+        fields: &Map<String, Value>,
+    ) -> Result<Option<Change>, WriteError> {
+        let plan = plan_bootstrap(self.log_head(), self.state.get(key), key, fields)?;
+        Ok(plan.map(|plan| self.store_write(plan)))
+    }
+
+    // Stores an accepted push's plan, as a caller's transaction would.
+    fn store_push(&mut self, client_id: &WriterId, plan: PushPlan) -> ApplyReport {
+        self.clients.insert(client_id.clone(), plan.client);
+        self.state.extend(plan.records);
+        for change in plan.append {
+            self.note_appended(change);
+        }
+        debug_assert_eq!(self.log_head(), plan.log);
+        plan.report
+    }
+
+    fn store_write(&mut self, plan: WritePlan) -> Change {
+        self.state.insert(plan.change.key().clone(), plan.record);
+        self.note_appended(plan.change.clone());
+        debug_assert_eq!(self.log_head(), plan.log);
+        plan.change
+    }
+
+    // Appends a change the log now holds: the high stamp and the dedup
+    // index follow.
+    fn note_appended(&mut self, change: Change) {
+        if let Some(at) = change.max_at() {
+            self.high = self.high.max(at);
+        }
+        if change.client_seq().is_some() {
+            let index = self.log.len();
+            self.pushed
+                .entry(change.client_id().clone())
+                .or_default()
+                .push(index);
+        }
+        self.log.push(change);
+    }
+}
