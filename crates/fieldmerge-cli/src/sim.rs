@@ -2,44 +2,157 @@
 //! or a state dump, shrinking of failures. Seeds run in parallel on
 //! `--jobs` threads; each seed's run is single-threaded and deterministic.
 
-use std::io::Write as _;
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
 
 use fieldmerge_harness::sim::{
     regression_test, run_with, shrink, Campaign, CampaignReport, FaultKind, Mark, Mutation,
     RunOptions, Scenario, ScenarioSet, SeedResult,
 };
 
-const HELP: &str = "\
-usage: fieldmerge sim [options]
+/// Runs a simulation campaign: every seed draws its own mix of actors,
+/// scenarios and faults, runs chaos then heal against the real replica and
+/// server, and is checked by the causal oracle on every apply. A run is a
+/// pure function of (seed, options). Fails on any violation and, for a
+/// campaign of the default swarm, when a fault, scenario or reachable
+/// decision branch never fired; the first failure is shrunk to a
+/// ready-to-paste regression test.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Exit codes: 0 every seed passed, 1 a violation, a nondeterministic seed or something that never fired, 2 bad arguments."
+)]
+pub struct SimArgs {
+    /// Seed range A..B.
+    #[arg(long, value_name = "A..B", default_value = "0..1000", value_parser = seed_range)]
+    seeds: std::ops::Range<u64>,
+    /// Replay one seed and print its trace.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// With --seed: stop after step K and dump every replica as JSON.
+    #[arg(long, value_name = "K", requires = "seed")]
+    until: Option<usize>,
+    /// Run only the seeds with seed % N == I.
+    #[arg(long, value_name = "I/N", value_parser = shard)]
+    shard: Option<(u64, u64)>,
+    /// Seeds in parallel; each seed's run stays single-threaded and deterministic.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=256))]
+    jobs: u64,
+    /// Scenarios seeds may draw, comma-separated (default all): replay, agent,
+    /// hydration, bootstrap, migration, legacy, tombstones, merge.
+    #[arg(long, value_name = "a,b,...", value_parser = scenarios)]
+    scenarios: Option<ScenarioSet>,
+    /// At most N users per seed (1 to 16).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=16))]
+    users: Option<u64>,
+    /// At most N devices per user (1 to 16).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=16))]
+    devices: Option<u64>,
+    /// Scale every fault rate, in percent (0 = no faults, up to 10000).
+    #[arg(long, value_name = "PCT", value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    faults: Option<u64>,
+    /// Chaos steps per seed (1 to 1000000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    steps: Option<u64>,
+    /// Run every seed twice and compare trace hashes.
+    #[arg(long)]
+    check_determinism: bool,
+    /// Plant a bug the oracle must find.
+    #[arg(long, value_enum, value_name = "NAME")]
+    mutation: Option<Planted>,
+    /// Runs allowed to shrink a failure.
+    #[arg(long, value_name = "N", default_value_t = 4000)]
+    shrink_budget: usize,
+    /// No progress bar (there is none anyway when stderr is not a terminal).
+    #[arg(long)]
+    quiet: bool,
+    /// Print one JSON summary object instead of the table.
+    #[arg(long)]
+    json: bool,
+}
 
-Runs a simulation campaign: every seed draws its own mix of actors,
-scenarios and faults, runs chaos then heal, and is checked by the oracle.
+/// A planted bug (`--mutation`).
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Planted {
+    /// Every overwrite of another user value is a conflict (no witness test).
+    OriginOnly,
+    /// Hydration pages classified as live.
+    NoHydrationRule,
+    /// The server's bootstrap row gets a real timestamp.
+    BootstrapTimestamp,
+    /// A crashed device restarts without its outbox.
+    ForgetOutbox,
+    /// A crashed device restarts without its records but with its cursor.
+    ForgetRecords,
+    /// A crashed device restarts with its shadow index lost.
+    ForgetIndex,
+    /// A crashed device restarts without its clock.
+    ForgetClock,
+    /// A crashed device restarts without its cursor (must stay harmless).
+    ForgetCursor,
+    /// Conflict reports are dropped.
+    DropReports,
+}
 
-options:
-  --seeds A..B            seed range (default 0..1000)
-  --seed N                replay one seed and print its trace
-  --until K               with --seed: stop after step K, dump every replica as JSON
-  --shard I/N             run only the seeds with seed % N == I
-  --jobs N                seeds in parallel (default 2)
-  --scenarios a,b,...     scenarios seeds may draw (default all):
-                          replay, agent, hydration, bootstrap, migration, legacy,
-                          tombstones, merge
-  --users N               at most N users per seed (default 3)
-  --devices N             at most N devices per user (default 3)
-  --faults PCT            scale every fault rate (default 100; 0 = no faults)
-  --steps N               chaos steps per seed (default 300)
-  --check-determinism     run every seed twice and compare trace hashes
-  --mutation NAME         plant a bug: origin-only, no-hydration-rule,
-                          bootstrap-timestamp, forget-outbox, forget-records,
-                          forget-index, forget-clock, forget-cursor,
-                          drop-reports
-  --shrink-budget N       runs allowed to shrink a failure (default 4000)
-  --quiet                 no progress bar
-";
+impl Planted {
+    fn mutation(self) -> Mutation {
+        match self {
+            Planted::OriginOnly => Mutation::ClassifyOnOriginOnly,
+            Planted::NoHydrationRule => Mutation::DropHydrationRule,
+            Planted::BootstrapTimestamp => Mutation::BootstrapRealTimestamp,
+            Planted::ForgetOutbox => Mutation::ForgetOutbox,
+            Planted::ForgetRecords => Mutation::ForgetRecords,
+            Planted::ForgetIndex => Mutation::ForgetShadowIndex,
+            Planted::ForgetClock => Mutation::ForgetClock,
+            Planted::ForgetCursor => Mutation::ForgetCursor,
+            Planted::DropReports => Mutation::DropConflictReports,
+        }
+    }
+}
+
+fn seed_range(text: &str) -> Result<std::ops::Range<u64>, String> {
+    let (a, b) = text
+        .split_once("..")
+        .ok_or_else(|| format!("{text:?} is not A..B"))?;
+    let number = |t: &str| {
+        t.parse::<u64>()
+            .map_err(|_| format!("{t:?} is not a number"))
+    };
+    let (a, b) = (number(a)?, number(b)?);
+    if a >= b {
+        return Err(format!("{text:?} is empty"));
+    }
+    Ok(a..b)
+}
+
+fn shard(text: &str) -> Result<(u64, u64), String> {
+    let (i, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("{text:?} is not I/N"))?;
+    let number = |t: &str| {
+        t.parse::<u64>()
+            .map_err(|_| format!("{t:?} is not a number"))
+    };
+    let (i, n) = (number(i)?, number(n)?);
+    if n == 0 || i >= n {
+        return Err(format!("{text:?} needs I < N"));
+    }
+    Ok((i, n))
+}
+
+fn scenarios(text: &str) -> Result<ScenarioSet, String> {
+    let mut set = ScenarioSet::none();
+    for name in text.split(',').filter(|n| !n.is_empty()) {
+        let s = Scenario::parse(name).ok_or_else(|| format!("unknown scenario {name:?}"))?;
+        set = set.with(s);
+    }
+    Ok(set)
+}
 
 struct Args {
     campaign: Campaign,
@@ -47,123 +160,70 @@ struct Args {
     until: Option<usize>,
     jobs: usize,
     shrink_budget: usize,
-    quiet: bool,
+    progress: bool,
+    json: bool,
     // The flags that change a seed's configuration, for replay commands.
     config_flags: Vec<String>,
 }
 
-fn parse(args: &[String]) -> Result<Args, String> {
-    let mut out = Args {
-        campaign: Campaign::default(),
-        seed: None,
-        until: None,
-        jobs: 2,
-        shrink_budget: 4000,
-        quiet: false,
-        config_flags: Vec::new(),
-    };
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        let number = |name: &str, text: &str| -> Result<u64, String> {
-            text.parse::<u64>()
-                .map_err(|_| format!("{name}: {text:?} is not a number"))
-        };
-        match flag.as_str() {
-            "--help" | "-h" => return Err(String::new()),
-            "--seeds" => {
-                let v = value(flag)?;
-                let (a, b) = v
-                    .split_once("..")
-                    .ok_or_else(|| format!("--seeds: {v:?} is not A..B"))?;
-                let (a, b) = (number(flag, a)?, number(flag, b)?);
-                if a >= b {
-                    return Err(format!("--seeds: {v:?} is empty"));
-                }
-                out.campaign.seeds = a..b;
+impl Args {
+    fn from(a: &SimArgs) -> Args {
+        let mut campaign = Campaign::default();
+        let mut flags = Vec::new();
+        campaign.seeds = a.seeds.clone();
+        if let Some(shard) = a.shard {
+            campaign.shard = shard;
+        }
+        let swarm = &mut campaign.swarm;
+        if let Some(set) = a.scenarios {
+            swarm.scenarios = set;
+            let names: Vec<&str> = Scenario::ALL
+                .iter()
+                .filter(|s| set.has(**s))
+                .map(|s| s.name())
+                .collect();
+            flags.extend(["--scenarios".to_owned(), names.join(",")]);
+        }
+        for (flag, value) in [
+            ("--users", a.users),
+            ("--devices", a.devices),
+            ("--steps", a.steps),
+            ("--faults", a.faults),
+        ] {
+            let Some(n) = value else { continue };
+            match flag {
+                "--users" => swarm.users_max = n as usize,
+                "--devices" => swarm.devices_max = n as usize,
+                "--steps" => swarm.steps = n as usize,
+                _ => swarm.fault_scale_pct = n as u32,
             }
-            "--seed" => out.seed = Some(number(flag, &value(flag)?)?),
-            "--until" => out.until = Some(number(flag, &value(flag)?)? as usize),
-            "--shard" => {
-                let v = value(flag)?;
-                let (i, n) = v
-                    .split_once('/')
-                    .ok_or_else(|| format!("--shard: {v:?} is not I/N"))?;
-                let (i, n) = (number(flag, i)?, number(flag, n)?);
-                if n == 0 || i >= n {
-                    return Err(format!("--shard: {v:?} needs I < N"));
-                }
-                out.campaign.shard = (i, n);
-            }
-            "--jobs" => out.jobs = number(flag, &value(flag)?)?.clamp(1, 256) as usize,
-            "--scenarios" => {
-                let v = value(flag)?;
-                let mut set = ScenarioSet::none();
-                for name in v.split(',').filter(|n| !n.is_empty()) {
-                    let s = Scenario::parse(name)
-                        .ok_or_else(|| format!("--scenarios: unknown scenario {name:?}"))?;
-                    set = set.with(s);
-                }
-                out.campaign.swarm.scenarios = set;
-                out.config_flags.extend([flag.clone(), v]);
-            }
-            "--users" | "--devices" | "--steps" | "--faults" => {
-                let v = value(flag)?;
-                let n = number(flag, &v)?;
-                let swarm = &mut out.campaign.swarm;
-                match flag.as_str() {
-                    "--users" => swarm.users_max = n.clamp(1, 16) as usize,
-                    "--devices" => swarm.devices_max = n.clamp(1, 16) as usize,
-                    "--steps" => swarm.steps = n.clamp(1, 1_000_000) as usize,
-                    _ => swarm.fault_scale_pct = n.min(10_000) as u32,
-                }
-                out.config_flags.extend([flag.clone(), v]);
-            }
-            "--check-determinism" => out.campaign.check_determinism = true,
-            "--mutation" => {
-                let v = value(flag)?;
-                out.campaign.swarm.mutation = Some(match v.as_str() {
-                    "origin-only" => Mutation::ClassifyOnOriginOnly,
-                    "no-hydration-rule" => Mutation::DropHydrationRule,
-                    "bootstrap-timestamp" => Mutation::BootstrapRealTimestamp,
-                    "forget-outbox" => Mutation::ForgetOutbox,
-                    "forget-records" => Mutation::ForgetRecords,
-                    "forget-index" => Mutation::ForgetShadowIndex,
-                    "drop-reports" => Mutation::DropConflictReports,
-                    "forget-clock" => Mutation::ForgetClock,
-                    "forget-cursor" => Mutation::ForgetCursor,
-                    other => return Err(format!("--mutation: unknown planted bug {other:?}")),
-                });
-                out.config_flags.extend([flag.clone(), v]);
-            }
-            "--shrink-budget" => out.shrink_budget = number(flag, &value(flag)?)? as usize,
-            "--quiet" => out.quiet = true,
-            other => return Err(format!("unknown option {other:?}")),
+            flags.extend([flag.to_owned(), n.to_string()]);
+        }
+        if let Some(planted) = a.mutation {
+            swarm.mutation = Some(planted.mutation());
+            let name = clap::ValueEnum::to_possible_value(&planted)
+                .map(|v| v.get_name().to_owned())
+                .unwrap_or_default();
+            flags.extend(["--mutation".to_owned(), name]);
+        }
+        campaign.check_determinism = a.check_determinism;
+        Args {
+            campaign,
+            seed: a.seed,
+            until: a.until,
+            jobs: a.jobs as usize,
+            shrink_budget: a.shrink_budget,
+            // A bar only for a person watching: never into a log or a pipe.
+            progress: !a.quiet && !a.json && std::io::stderr().is_terminal(),
+            json: a.json,
+            config_flags: flags,
         }
     }
-    if out.until.is_some() && out.seed.is_none() {
-        return Err("--until needs --seed".into());
-    }
-    Ok(out)
 }
 
-/// Runs `fieldmerge sim` with the arguments after the command name.
-pub fn main(args: &[String]) -> ExitCode {
-    let args = match parse(args) {
-        Ok(args) => args,
-        Err(message) => {
-            if message.is_empty() {
-                print!("{HELP}");
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("fieldmerge sim: {message}\n\n{HELP}");
-            return ExitCode::from(2);
-        }
-    };
+/// Runs `fieldmerge sim`.
+pub fn main(args: &SimArgs) -> ExitCode {
+    let args = Args::from(args);
     match args.seed {
         Some(seed) => replay(&args, seed),
         None => campaign(&args),
@@ -226,6 +286,17 @@ fn campaign(args: &Args) -> ExitCode {
         }));
     }
     drop(tx);
+    let bar = if args.progress {
+        let bar = ProgressBar::new(total as u64);
+        bar.set_style(
+            ProgressStyle::with_template("[{bar:30}] {pos}/{len} seeds, {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("#."),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
     let mut report = CampaignReport::default();
     let mut first_failure: Option<SeedResult> = None;
     for result in rx {
@@ -235,35 +306,42 @@ fn campaign(args: &Args) -> ExitCode {
             first_failure = Some(result.clone());
         }
         report.add(&result);
-        if !args.quiet {
-            progress(&report, total);
-        }
+        bar.set_message(format!(
+            "{} events, {} violations",
+            report.stats.events, report.violations
+        ));
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     for w in workers {
         let _ = w.join();
     }
     let seconds = started.elapsed().as_secs_f64();
-    if !args.quiet {
-        eprintln!();
-    }
-    summary(&report, seconds, args);
     let swarm = &args.campaign.swarm;
     let missing = report.never_fired(swarm);
-    if !missing.is_empty() {
-        println!("never fired: {}", missing.join(", "));
-    }
-    for seed in &report.nondeterministic {
-        println!("NONDETERMINISTIC: seed {seed} gave two different trace hashes");
-    }
-    for (seed, violations) in report.failures.iter().take(10) {
+    if args.json {
         println!(
-            "FAILED seed {seed}: {} ({} violations)",
-            violations[0],
-            violations.len()
+            "{}",
+            summary_json(&report, seconds, &missing, report.passed(swarm))
         );
-    }
-    if let Some(failure) = first_failure {
-        shrink_and_print(args, &failure);
+    } else {
+        summary(&report, seconds, args);
+        if !missing.is_empty() {
+            println!("never fired: {}", missing.join(", "));
+        }
+        for seed in &report.nondeterministic {
+            println!("NONDETERMINISTIC: seed {seed} gave two different trace hashes");
+        }
+        for (seed, violations) in report.failures.iter().take(10) {
+            println!(
+                "FAILED seed {seed}: {} ({} violations)",
+                violations[0],
+                violations.len()
+            );
+        }
+        if let Some(failure) = first_failure {
+            shrink_and_print(args, &failure);
+        }
     }
     if report.passed(swarm) {
         ExitCode::SUCCESS
@@ -272,18 +350,48 @@ fn campaign(args: &Args) -> ExitCode {
     }
 }
 
-fn progress(report: &CampaignReport, total: usize) {
-    let width = 30;
-    let done = report.seeds as usize;
-    let filled = (done * width).checked_div(total).unwrap_or(width);
-    eprint!(
-        "\r[{}{}] {done}/{total} seeds, {} events, {} violations ",
-        "#".repeat(filled),
-        ".".repeat(width - filled),
-        report.stats.events,
-        report.violations
-    );
-    let _ = std::io::stderr().flush();
+// The campaign as one JSON object, for CI to parse.
+fn summary_json(
+    report: &CampaignReport,
+    seconds: f64,
+    missing: &[&str],
+    passed: bool,
+) -> serde_json::Value {
+    let s = &report.stats;
+    let faults: serde_json::Map<String, serde_json::Value> = FaultKind::ALL
+        .iter()
+        .map(|k| (k.name().to_owned(), json!(s.faults[*k as usize])))
+        .collect();
+    let scenarios: serde_json::Map<String, serde_json::Value> = Scenario::ALL
+        .iter()
+        .map(|k| (k.name().to_owned(), json!(s.scenarios[*k as usize])))
+        .collect();
+    let marks: serde_json::Map<String, serde_json::Value> = Mark::ALL
+        .iter()
+        .filter(|m| m.simulated())
+        .map(|m| (m.name().to_owned(), json!(s.coverage.count(*m))))
+        .collect();
+    let failures: Vec<serde_json::Value> = report
+        .failures
+        .iter()
+        .map(|(seed, v)| json!({"seed": seed, "first": v[0].to_string(), "violations": v.len()}))
+        .collect();
+    json!({
+        "seeds": report.seeds,
+        "events": s.events,
+        "wall_seconds": seconds,
+        "applies": s.applies,
+        "conflicts": s.conflicts,
+        "agreements": s.agreements,
+        "violations": report.violations,
+        "nondeterministic": report.nondeterministic,
+        "faults": faults,
+        "scenarios": scenarios,
+        "marks": marks,
+        "never_fired": missing,
+        "failures": failures,
+        "passed": passed,
+    })
 }
 
 fn summary(report: &CampaignReport, seconds: f64, args: &Args) {

@@ -129,3 +129,133 @@ fn the_apply_command_prints_the_state_and_the_reports_or_a_typed_error() {
     assert_eq!(fieldmerge(&["apply", "--state"]).0, 2);
     assert_eq!(fieldmerge(&["apply", "--help"]).0, 0);
 }
+
+fn fieldmerge_with_stderr(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fieldmerge"))
+        .args(args)
+        .output()
+        .expect("the fieldmerge binary runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+#[test]
+fn help_and_version_exit_0_and_document_every_subcommand_and_the_exit_codes() {
+    let (code, out) = fieldmerge(&["--help"]);
+    assert_eq!(code, 0, "{out}");
+    for word in ["sim", "vectors", "apply", "Exit codes", "--version"] {
+        assert!(out.contains(word), "--help lacks {word}: {out}");
+    }
+    let (code, out) = fieldmerge(&["--version"]);
+    assert_eq!(
+        (code, out.trim()),
+        (0, concat!("fieldmerge ", env!("CARGO_PKG_VERSION")))
+    );
+    let (code, out) = fieldmerge(&["sim", "--help"]);
+    assert_eq!(code, 0);
+    for flag in [
+        "--seeds",
+        "--seed",
+        "--until",
+        "--shard",
+        "--jobs",
+        "--scenarios",
+        "--check-determinism",
+        "--mutation",
+        "--json",
+        "Exit codes",
+    ] {
+        assert!(out.contains(flag), "sim --help lacks {flag}");
+    }
+    // Bad arguments exit 2.
+    assert_eq!(fieldmerge(&["sim", "--seeds", "5..5"]).0, 2);
+    assert_eq!(fieldmerge(&["sim", "--until", "3"]).0, 2);
+    assert_eq!(fieldmerge(&["nonsense"]).0, 2);
+    assert_eq!(fieldmerge(&[]).0, 2);
+}
+
+#[test]
+fn sim_json_prints_one_object_and_no_progress_bar_goes_to_a_stderr_that_is_not_a_terminal() {
+    let (code, out, err) =
+        fieldmerge_with_stderr(&["sim", "--seeds", "0..4", "--steps", "40", "--json"]);
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    assert_eq!(summary["seeds"], json!(4));
+    assert_eq!(summary["violations"], json!(0));
+    assert!(summary["faults"]["server-restart"].is_u64(), "{summary}");
+    assert!(
+        summary["marks"]["decision_insert"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "{summary}"
+    );
+    // Four short seeds do not fire everything, so the campaign fails, and
+    // says what never fired.
+    assert_eq!(code, 1);
+    assert_eq!(summary["passed"], json!(false));
+    assert!(!summary["never_fired"]
+        .as_array()
+        .expect("a list")
+        .is_empty());
+    // The table form, with stderr captured (not a terminal): no bar.
+    let (_, out, err2) = fieldmerge_with_stderr(&["sim", "--seeds", "0..2", "--steps", "20"]);
+    assert!(out.contains("violations"), "{out}");
+    for stderr in [err, err2] {
+        assert!(
+            !stderr.contains("seeds,"),
+            "a progress bar went to a pipe: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn vectors_json_prints_one_object_a_test_can_parse() {
+    let dir = vectors_dir();
+    let (code, out) = fieldmerge(&["vectors", "--json", dir.to_str().expect("utf-8 path")]);
+    assert_eq!(code, 0, "{out}");
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    assert!(
+        summary["passed"].as_u64().is_some_and(|n| n > 100),
+        "{summary}"
+    );
+    assert_eq!(summary["failed"], json!(0));
+    let tmp = scratch("vectors-json");
+    std::fs::write(tmp.join("broken.json"), b"{").expect("write");
+    let (code, out) = fieldmerge(&["vectors", "--json", tmp.to_str().expect("utf-8 path")]);
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    assert_eq!((code, summary["failed"].clone()), (1, json!(1)));
+    assert!(summary["failures"][0]["file"]
+        .as_str()
+        .is_some_and(|f| f.ends_with("broken.json")));
+}
+
+#[test]
+fn vectors_does_not_follow_a_symbolic_link_cycle_and_apply_refuses_an_endless_input() {
+    let tmp = scratch("vectors-loop");
+    std::fs::write(
+        tmp.join("a.json"),
+        serde_json::to_vec(&write_vector("a")).expect("JSON"),
+    )
+    .expect("write");
+    std::os::unix::fs::symlink(&tmp, tmp.join("loop")).expect("symlink");
+    let (code, out) = fieldmerge(&["vectors", tmp.to_str().expect("utf-8 path")]);
+    assert_eq!(
+        (code, out.lines().last()),
+        (0, Some("1 passed, 0 failed")),
+        "{out}"
+    );
+    let (code, out) = fieldmerge(&[
+        "apply",
+        "--state",
+        "/dev/zero",
+        "--changes",
+        "/dev/null",
+        "--input-bytes-max",
+        "1000",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(r#""code":"too_large""#), "{out}");
+}

@@ -1669,7 +1669,8 @@ pub fn run_file<E: Engine>(engine: &mut E, path: &Path) -> FileOutcome {
 }
 
 /// Every `*.json` vector file under `paths`: a directory is searched
-/// recursively, files are taken as given; the result is sorted by path.
+/// recursively (symbolic links to directories are not followed), files are
+/// taken as given; the result is sorted by path.
 ///
 /// # Errors
 /// [`VectorError`] for a path that does not exist or a directory that cannot
@@ -1701,16 +1702,18 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), VectorError> {
         message: format!("cannot read directory: {e}"),
     })?;
     for entry in entries {
-        let path = entry
-            .map_err(|e| VectorError {
-                file: dir.display().to_string(),
-                step: None,
-                message: format!("cannot read directory: {e}"),
-            })?
-            .path();
-        if path.is_dir() {
+        let entry = entry.map_err(|e| VectorError {
+            file: dir.display().to_string(),
+            step: None,
+            message: format!("cannot read directory: {e}"),
+        })?;
+        let path = entry.path();
+        // The entry's own type, not its target's: a symbolic link to a
+        // directory is not followed, so a link cycle cannot loop the walk.
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir {
             walk(&path, files)?;
-        } else if path.extension().is_some_and(|e| e == "json") {
+        } else if path.extension().is_some_and(|e| e == "json") && path.is_file() {
             files.push(path);
         }
     }
