@@ -129,6 +129,7 @@ impl Decision {
 /// let pending = Context { delivery: Delivery::Hydration, current_pending: true };
 /// assert_eq!(decide(Some(&mine), &legacy, pending), Decision::Conflict(ConflictRule::Legacy));
 /// ```
+#[must_use]
 pub fn decide(
     current: Option<&Register>,
     incoming: &Register,

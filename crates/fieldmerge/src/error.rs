@@ -26,6 +26,7 @@ pub struct ChangeError {
 
 /// What was wrong with a wire change.
 #[derive(Clone, PartialEq, Debug, Error)]
+#[non_exhaustive]
 pub enum ChangeErrorKind {
     /// The batch is not valid JSON, or not an array of changes.
     #[error("not JSON: {message}")]
@@ -127,6 +128,7 @@ impl ChangeErrorKind {
 
 /// A local write that was refused; the replica is unchanged (SPEC R5).
 #[derive(Clone, PartialEq, Debug, Error)]
+#[non_exhaustive]
 pub enum WriteError {
     /// A table, id or field name, or the writing replica's client id, is
     /// empty or too long.
@@ -185,6 +187,7 @@ impl WriteError {
 /// A push the server refused as a whole; its log and state are unchanged
 /// (SPEC R12).
 #[derive(Clone, PartialEq, Debug, Error)]
+#[non_exhaustive]
 pub enum PushError {
     /// A change of the push names another client than the push.
     #[error("change {index}: client_id {found:?} is not the pushing client")]
@@ -339,6 +342,7 @@ pub struct ClockCorrection {
 /// A pulled page the replica refused to apply; the replica is unchanged
 /// (SPEC R6.5).
 #[derive(Clone, PartialEq, Eq, Debug, Error)]
+#[non_exhaustive]
 pub enum PageError {
     /// The page does not start at the replica's cursor.
     #[error("the page starts after {found}, the replica's cursor is {expected}")]
@@ -381,6 +385,7 @@ impl PageError {
 
 /// A stored replica state that cannot be loaded.
 #[derive(Clone, PartialEq, Debug, Error)]
+#[non_exhaustive]
 pub enum StateError {
     /// The state is not valid JSON of the state format.
     #[error("not a replica state: {message}")]

@@ -13,13 +13,26 @@
 //! - [`Timestamp`] (R2): milliseconds, one canonical wire spelling.
 //! - [`Actor`] and [`Origin`] (R3): who wrote a field.
 //! - [`Register`], [`Version`], [`Base`] (R1, R4): one field, its total order.
-//! - [`decide`] and [`Decision`] (R6): which rule decided a field.
+//! - [`decide`], [`Context`] and [`Decision`] (R6): the one place a field's
+//!   decision is made, and which rule made it.
 //! - [`Record`] and [`derive_updated_at`] (R7-R9): fields, last change, shadow
-//!   index, tombstone.
+//!   index, tombstone; [`Records`] a read-only view of many.
 //! - [`Change`] (R11): the validated change and its wire format.
-//! - [`Replica`] (R2, R5, R6, R10): local writes, applies, pages, merges, the
-//!   outbox.
-//! - [`Server`] (R12): pushes, the log, pages, agent and bootstrap writes.
+//! - [`Replica`] (R2, R5, R6, R10): local writes, applies, pages, replies,
+//!   merges, the outbox, the clock.
+//! - [`Server`] (R12): the in-memory server: pushes, the log, pages, agent and
+//!   bootstrap writes, a restart from the log ([`Server::from_log`]).
+//! - The messages [`Push`], [`Pull`], [`Page`], [`PushReply`] and every
+//!   result and error ([`ErrorBody`]) have one JSON form (R13.1).
+//!
+//! ## Over the caller's storage (sans-IO)
+//! The kernel never touches storage (`spec/PROTOCOL.md`, SPEC R13). A client
+//! whose records live in IndexedDB or SQLite uses [`StoredReplica`]: it
+//! provides the records an operation reads and stores the ones the result
+//! lists as changed, in one transaction with [`StoredReplica::meta`]. A
+//! server whose log lives in Postgres calls [`plan_push`] with what
+//! [`PushReads`] says to read and stores the [`PushPlan`];
+//! [`plan_write`] and [`plan_bootstrap`] do the same for server-side writes.
 //!
 //! ## Example: two devices and a server
 //! ```
@@ -36,8 +49,7 @@
 //! // Both start from the same task.
 //! phone.write(&key, &Actor::User, &obj(json!({"title": "Milk", "done": false})), t(0)).unwrap();
 //! let reply = server.push(&phone.push(), t(1)).unwrap();
-//! phone.ack(reply.acked_through);
-//! phone.apply_page(&reply.page).unwrap();
+//! phone.receive_reply(&reply).unwrap();
 //! laptop.apply_page(&server.pull(0, 100)).unwrap();
 //!
 //! // Offline, each edits the title; the laptop's edit is later.
@@ -46,7 +58,7 @@
 //!
 //! // The laptop syncs first; the phone pulls before pushing.
 //! let reply = server.push(&laptop.push(), t(21)).unwrap();
-//! laptop.ack(reply.acked_through);
+//! laptop.receive_reply(&reply).unwrap();
 //! let report = phone.apply_page(&server.pull(phone.cursor().unwrap(), 100)).unwrap();
 //!
 //! // The phone's pending edit lost to a write that had not seen it: one conflict.
@@ -109,3 +121,8 @@ pub use crate::state::{
 };
 pub use crate::stored::{StoredError, StoredReplica};
 pub use crate::timestamp::{Timestamp, TimestampError};
+
+// The README's example is compiled and run as a doctest, so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

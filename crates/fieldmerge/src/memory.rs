@@ -234,6 +234,7 @@ impl Server {
     /// One page of the log after `cursor`, at most `limit` changes (and at
     /// most [`ServerConfig::page_size_max`]) (SPEC R12.2). A cursor beyond
     /// the head gives an empty page at that cursor, which a replica refuses.
+    #[must_use]
     pub fn pull(&self, cursor: u64, limit: usize) -> Page {
         let limit = limit.min(self.config.page_size_max);
         let start = usize::try_from(cursor)

@@ -38,6 +38,7 @@ pub struct Clock {
 impl Clock {
     /// The stamp of a local write at wall time `now`:
     /// `max(now + offset, max(seen, stamped) + 1 ms)` (SPEC R2.2).
+    #[must_use]
     pub fn peek(&self, now: Timestamp) -> Option<Timestamp> {
         let floor = self.seen.max(self.stamped).next()?;
         Some(now.saturating_add_ms(self.offset_ms).max(floor))
@@ -398,6 +399,7 @@ impl Replica {
 
     /// The push of every pending change, with the replica's cursor so the
     /// server's reply can carry the changes after it (SPEC R12.1).
+    #[must_use]
     pub fn push(&self) -> Push {
         Push {
             client_id: self.client_id.clone(),

@@ -84,6 +84,7 @@ pub struct PushReads {
 
 impl PushReads {
     /// The read set of `push`.
+    #[must_use]
     pub fn of(push: &Push) -> PushReads {
         let mut records: Vec<RecordKey> = push.changes.iter().map(|c| c.key().clone()).collect();
         records.sort();

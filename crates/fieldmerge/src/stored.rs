@@ -103,6 +103,7 @@ impl StoredReplica {
 
     /// The replica's stored parts without its records: what the caller
     /// stores with the changed records after each operation.
+    #[must_use]
     pub fn meta(&self) -> ReplicaState {
         let mut state = ReplicaState::of(&self.replica);
         state.records = Vec::new();
@@ -149,6 +150,7 @@ impl StoredReplica {
 
     /// The records applying `changes` (a batch or a page) reads, in key
     /// order.
+    #[must_use]
     pub fn reads(changes: &[Change]) -> Vec<RecordKey> {
         let keys: BTreeSet<&RecordKey> = changes.iter().map(Change::key).collect();
         keys.into_iter().cloned().collect()
