@@ -371,3 +371,92 @@ fn the_kernel_modules_import_each_other_without_cycles() {
     }
     assert!(graph.len() >= 14, "read {} kernel modules", graph.len());
 }
+
+#[test]
+fn r2_3_an_exhausted_clock_is_the_same_error_from_a_replica_and_from_the_server() {
+    let last = fieldmerge::Timestamp::MAX;
+    let patch = obj(json!({"title": "x"}));
+    let mut phone = replica("phone");
+    phone
+        .write(&key("t1"), &Actor::User, &patch, last)
+        .expect("the last instant");
+    let mut server = Server::new(ServerConfig::default());
+    server.push(&phone.push(), last).expect("pushed");
+    let patch = obj(json!({"title": "y"}));
+    let a = phone
+        .write(&key("t1"), &Actor::User, &patch, last)
+        .expect_err("exhausted");
+    let b = server
+        .write(
+            &WriterId::new("agent"),
+            &Actor::Ai,
+            &key("t1"),
+            &patch,
+            last,
+        )
+        .expect_err("exhausted");
+    assert_eq!((a.code(), b.code()), ("clock_exhausted", "clock_exhausted"));
+    assert_eq!(a.to_string(), b.to_string());
+}
+
+#[test]
+fn r13_4_a_refusal_is_received_in_one_call_and_only_a_clock_refusal_changes_the_replica() {
+    let mut phone = replica("phone");
+    phone
+        .write(&key("t1"), &Actor::User, &obj(json!({"title": "a"})), t(0))
+        .unwrap();
+    let before = phone.clone();
+    let reused = fieldmerge::PushError::SeqReused {
+        index: 0,
+        client_seq: 1,
+    };
+    phone.receive_refusal(&reused, t(0)).expect("nothing to do");
+    assert_eq!(phone, before);
+    // A clock_ahead refusal read back from its JSON form corrects the clock.
+    let mut ahead = replica("laptop");
+    ahead
+        .write(
+            &key("t2"),
+            &Actor::User,
+            &obj(json!({"title": "b"})),
+            t(3_600_000),
+        )
+        .unwrap();
+    let mut server = Server::new(ServerConfig::default());
+    let refusal = server.push(&ahead.push(), t(0)).expect_err("an hour ahead");
+    let text = serde_json::to_string(&refusal).expect("serializes");
+    assert!(
+        text.contains(r#""code":"clock_ahead""#) && text.contains(r#""clock_epoch":1"#),
+        "{text}"
+    );
+    let received: fieldmerge::PushError = serde_json::from_str(&text).expect("decodes");
+    assert_eq!(received, refusal);
+    ahead
+        .receive_refusal(&received, t(3_600_000))
+        .expect("corrected");
+    assert_eq!(ahead.clock().epoch, 1);
+    assert_eq!(
+        server
+            .push(&ahead.push(), t(1))
+            .expect("accepted")
+            .acked_through,
+        Some(1)
+    );
+}
+
+#[test]
+fn r12_5_a_replica_and_its_state_convert_both_ways() {
+    let mut phone = replica("phone");
+    phone
+        .write(&key("t1"), &Actor::User, &obj(json!({"title": "a"})), t(0))
+        .unwrap();
+    let state = fieldmerge::ReplicaState::from(&phone);
+    let back = Replica::try_from(&state).expect("loads");
+    assert_eq!(back, phone);
+    let mut bad = state.clone();
+    bad.client_id = String::new();
+    assert_eq!(
+        Replica::try_from(&bad).expect_err("refused").code(),
+        "state_json"
+    );
+}

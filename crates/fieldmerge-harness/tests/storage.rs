@@ -475,3 +475,52 @@ fn r13_3_the_stored_replica_property_runs_to_the_end_on_most_inputs() {
     }
     assert!(completed >= 50, "only {completed} of 100 runs completed");
 }
+
+#[test]
+fn r13_4_a_stored_replica_receives_a_refusal_with_the_outbox_records_read() {
+    let mut memory = replica("phone");
+    memory
+        .write(
+            &key("t1"),
+            &Actor::User,
+            &obj(json!({"title": "a"})),
+            t(3_600_000),
+        )
+        .unwrap();
+    let mut server = Server::new(ServerConfig::default());
+    let refusal = server
+        .push(&memory.push(), t(0))
+        .expect_err("an hour ahead");
+    let mut db = Db {
+        records: memory
+            .records()
+            .iter()
+            .map(|(k, r)| (k.clone(), r.clone()))
+            .collect(),
+        meta: fieldmerge::ReplicaState::of(&memory),
+    };
+    db.meta.records = Vec::new();
+    let mut stored = db.open();
+    let err = stored
+        .receive_refusal(&refusal, t(3_600_000))
+        .expect_err("outbox records not read");
+    assert_eq!(err.code(), "not_read");
+    let reads = stored.reads_for_correction();
+    db.provide(&mut stored, &reads);
+    let changed = stored
+        .receive_refusal(&refusal, t(3_600_000))
+        .expect("corrected");
+    assert_eq!(changed, vec![key("t1")]);
+    db.store(&stored, &changed);
+    memory
+        .receive_refusal(&refusal, t(3_600_000))
+        .expect("corrected");
+    assert_eq!(db.records.get(&key("t1")), memory.record(&key("t1")));
+    assert_eq!(
+        server
+            .push(&db.open().push(), t(1))
+            .expect("accepted")
+            .appended,
+        1
+    );
+}

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::change::{Change, Op};
 use crate::classify::Delivery;
-use crate::error::{ClockCorrection, PageError, WriteError};
+use crate::error::{ClockCorrection, PageError, PushError, WriteError};
 use crate::merge::{keys_missing, merge_into_record, merge_shared};
 use crate::origin::{Actor, Origin};
 use crate::patch::{bootstrap_writes, check_write, check_writer, stamp_patch, Tombstone};
@@ -315,6 +315,46 @@ impl Replica {
         self.check_page(&reply.page)?;
         self.ack(reply.acked_through);
         self.apply_page(&reply.page)
+    }
+
+    /// Receives the server's refusal of this replica's push (SPEC R12.4,
+    /// R13.4), in one call: acknowledges what the refusal says the log
+    /// holds and, for `clock_ahead` and `stale_clock`, corrects the clock
+    /// ([`Replica::correct_clock`]). Any other refusal changes nothing: it
+    /// is the caller's to act on (a reused `client_seq` calls for a new
+    /// client id, R12.5).
+    ///
+    /// # Errors
+    /// [`WriteError::ClockExhausted`]; the replica is unchanged.
+    ///
+    /// # Example
+    /// ```
+    /// use fieldmerge::{Actor, PushError, RecordKey, Replica, Server, ServerConfig, Timestamp, WriterId};
+    /// let t = |ms: i64| Timestamp::from_ms(1_777_197_600_000 + ms).unwrap();
+    /// let mut phone = Replica::new(WriterId::new("phone"));
+    /// let patch = serde_json::json!({"title": "x"}).as_object().cloned().unwrap();
+    /// phone.write(&RecordKey::new("tasks", "t1"), &Actor::User, &patch, t(3_600_000)).unwrap();
+    /// let mut server = Server::new(ServerConfig::default());
+    /// let refusal = server.push(&phone.push(), t(0)).unwrap_err();
+    /// // The refusal crosses the network as JSON (SPEC R13.1).
+    /// let text = serde_json::to_string(&refusal).unwrap();
+    /// let received: PushError = serde_json::from_str(&text).unwrap();
+    /// phone.receive_refusal(&received, t(3_600_000)).unwrap();
+    /// assert_eq!(server.push(&phone.push(), t(1)).unwrap().appended, 1);
+    /// ```
+    pub fn receive_refusal(
+        &mut self,
+        refusal: &PushError,
+        now: Timestamp,
+    ) -> Result<(), WriteError> {
+        let Some(correction) = refusal.clock_correction() else {
+            return Ok(());
+        };
+        let mut next = self.clone();
+        next.ack(refusal.acked_through());
+        next.correct_clock(&correction, now)?;
+        *self = next;
+        Ok(())
     }
 
     // SPEC R6.5: a page is applied only when it continues the cursor with

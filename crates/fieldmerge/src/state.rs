@@ -292,3 +292,17 @@ pub fn record_from_json(value: &Value) -> Result<(RecordKey, Record), StateError
     }
     Ok((key, record))
 }
+
+impl From<&Replica> for ReplicaState {
+    fn from(replica: &Replica) -> ReplicaState {
+        ReplicaState::of(replica)
+    }
+}
+
+impl TryFrom<&ReplicaState> for Replica {
+    type Error = StateError;
+
+    fn try_from(state: &ReplicaState) -> Result<Replica, StateError> {
+        state.load()
+    }
+}

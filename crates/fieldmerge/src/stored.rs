@@ -270,12 +270,31 @@ impl StoredReplica {
             .map(|k| self.replica.record(k).cloned())
             .collect();
         self.replica.correct_clock(correction, now)?;
-        Ok(keys
-            .into_iter()
-            .zip(before)
-            .filter(|(k, old)| self.replica.record(k) != old.as_ref())
-            .map(|(k, _)| k)
-            .collect())
+        Ok(changed_since(&self.replica, keys, before))
+    }
+
+    /// Receives a push refusal in one call (SPEC R13.4); reads
+    /// [`StoredReplica::reads_for_correction`] when the refusal corrects the
+    /// clock. Returns the records it restamped, the ones to store.
+    ///
+    /// # Errors
+    /// [`StoredError::NotRead`], or [`WriteError::ClockExhausted`].
+    pub fn receive_refusal(
+        &mut self,
+        refusal: &crate::error::PushError,
+        now: Timestamp,
+    ) -> Result<Vec<RecordKey>, StoredError> {
+        if refusal.clock_correction().is_none() {
+            return Ok(Vec::new());
+        }
+        let keys = self.reads_for_correction();
+        self.check_read(keys.iter())?;
+        let before: Vec<Option<Record>> = keys
+            .iter()
+            .map(|k| self.replica.record(k).cloned())
+            .collect();
+        self.replica.receive_refusal(refusal, now)?;
+        Ok(changed_since(&self.replica, keys, before))
     }
 
     fn check_read<'a>(&self, keys: impl IntoIterator<Item = &'a RecordKey>) -> Result<(), NotRead> {
@@ -287,4 +306,17 @@ impl StoredReplica {
             None => Ok(()),
         }
     }
+}
+
+// The keys whose record differs from `before`, in order.
+fn changed_since(
+    replica: &Replica,
+    keys: Vec<RecordKey>,
+    before: Vec<Option<Record>>,
+) -> Vec<RecordKey> {
+    keys.into_iter()
+        .zip(before)
+        .filter(|(k, old)| replica.record(k) != old.as_ref())
+        .map(|(k, _)| k)
+        .collect()
 }
