@@ -11,7 +11,7 @@
 //! converged with the server, and that a server rebuilt from the database
 //! equals what the database holds.
 //!
-//! Run with `cargo run -p fieldmerge-example-sqlite [-- DB_PATH]`; it exits
+//! Run with `cargo run --manifest-path examples/sqlite/Cargo.toml [-- DB_PATH]`; it exits
 //! 1 with a message when a check fails.
 
 use std::collections::{BTreeMap, BTreeSet};
