@@ -460,3 +460,30 @@ fn r12_5_a_replica_and_its_state_convert_both_ways() {
         "state_json"
     );
 }
+
+#[test]
+fn r11_5_a_change_built_with_one_field_twice_is_refused_not_half_dropped() {
+    let reg = |v: i64| Register {
+        value: json!(v),
+        at: t(0),
+        by: WriterId::new("phone"),
+        origin: Origin::User,
+        base: Base::First,
+    };
+    let err = fieldmerge::Change::new(
+        key("t1"),
+        fieldmerge::Op::Update,
+        vec![
+            ("title".into(), reg(1)),
+            ("done".into(), reg(2)),
+            ("title".into(), reg(3)),
+        ],
+        WriterId::new("phone"),
+        Some(1),
+    )
+    .expect_err("title twice");
+    assert_eq!(
+        (err.kind.code(), err.field.as_deref()),
+        ("duplicate_member", Some("title"))
+    );
+}

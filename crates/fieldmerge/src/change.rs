@@ -59,8 +59,8 @@ impl Change {
     ///
     /// # Errors
     /// The [`ChangeError`] of SPEC R11.5 for bad names, local-only fields,
-    /// values nested too deep, too many or no fields, or a delete without a
-    /// tombstone.
+    /// values nested too deep, too many or no fields, a field written twice
+    /// (`duplicate_member`), or a delete without a tombstone.
     pub fn new(
         key: RecordKey,
         op: Op,
@@ -86,7 +86,10 @@ impl Change {
             sorted.push((Arc::from(name.as_str()), reg));
         }
         sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        sorted.dedup_by(|a, b| a.0 == b.0);
+        // Two writes to one field: refused, never one of them dropped.
+        if let Some(pair) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(err(Some(&pair[0].0), ChangeErrorKind::DuplicateMember));
+        }
         let change = Change {
             key,
             op,

@@ -101,6 +101,9 @@ pub enum ChangeErrorKind {
     /// A `delete` that does not set the tombstone to a non-null value.
     #[error("a delete must set deletedAt to a non-null value")]
     DeleteWithoutTombstone,
+    /// The same field (or member) twice: one of them would be lost.
+    #[error("the field is written twice")]
+    DuplicateMember,
 }
 
 impl ChangeErrorKind {
@@ -121,6 +124,7 @@ impl ChangeErrorKind {
             ChangeErrorKind::LocalOnlyField => "local_only_field",
             ChangeErrorKind::TooDeep => "too_deep",
             ChangeErrorKind::TooManyFields => "too_many_fields",
+            ChangeErrorKind::DuplicateMember => "duplicate_member",
             ChangeErrorKind::DeleteWithoutTombstone => "delete_without_tombstone",
         }
     }

@@ -319,7 +319,9 @@ fn check_push<'a>(
             }
         }
         previous = Some(seq);
-        if seq <= last {
+        // SPEC R12.1: sequence numbers start at 1, so only `1..=last` can be
+        // a retry; a 0 is a new change that leaves a gap.
+        if (1..=last).contains(&seq) {
             if !logged(seq).is_some_and(|l| l.same_content(change)) {
                 return Err(PushError::SeqReused {
                     index,
@@ -384,9 +386,11 @@ pub fn plan_write(
     let sets_tombstone = writes
         .iter()
         .any(|(name, reg)| &**name == TOMBSTONE_FIELD && !reg.value.is_null());
+    // SPEC R12.4: a server-side write is a delete exactly when it stamps a
+    // non-null tombstone, whether or not the record existed.
     let op = match (record, sets_tombstone) {
-        (None, _) => Op::Insert,
-        (Some(_), true) => Op::Delete,
+        (_, true) => Op::Delete,
+        (None, false) => Op::Insert,
         (Some(_), false) => Op::Update,
     };
     let change = Change::stamped(key.clone(), op, writes, writer.clone(), None);

@@ -75,7 +75,8 @@ impl ModelServer {
             }
             // R12.1: a retry must be the change the log holds under its
             // client and sequence number.
-            if seq <= last {
+            // R12.1: sequence numbers start at 1.
+            if seq >= 1 && seq <= last {
                 let logged = self
                     .log
                     .iter()
@@ -94,7 +95,7 @@ impl ModelServer {
                     return Err("seq_reused");
                 }
             }
-            if seq > last {
+            if seq > last || seq == 0 {
                 if first_new.is_none() {
                     first_new = Some(seq);
                 }
@@ -200,10 +201,11 @@ impl ModelServer {
         }
         // R11.2: a delete sets the tombstone to a non-null value.
         let deletes = writes.get(TOMBSTONE).is_some_and(|t| !t.value.is_null());
-        let op = if existing.is_none() {
-            "insert"
-        } else if deletes {
+        // R12.4: a delete exactly when it stamps a non-null tombstone.
+        let op = if deletes {
             "delete"
+        } else if existing.is_none() {
+            "insert"
         } else {
             "update"
         };
