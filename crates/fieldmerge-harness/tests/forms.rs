@@ -86,6 +86,24 @@ fn forms(u: &mut Unstructured) -> arbitrary::Result<()> {
     let outcome: PushOutcome =
         plan_push(&ServerConfig::default(), &context, &push, now).expect("every record read");
     check(&outcome);
+    // A server-side write's plan, or its error's body.
+    let key = gen::record_key(u)?;
+    let patch = gen::any_patch(u)?;
+    let agent = fieldmerge::WriterId::new("agent");
+    let log = server.log_head();
+    match fieldmerge::plan_write(
+        log,
+        server.record(&key),
+        &agent,
+        &fieldmerge::Actor::Ai,
+        &key,
+        &patch,
+        now,
+    ) {
+        Ok(Some(plan)) => check(&plan),
+        Ok(None) => {}
+        Err(e) => check(&ErrorBody::from(&e)),
+    }
     Ok(())
 }
 
