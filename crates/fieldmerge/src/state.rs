@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::change::{check_field, register_from_wire, register_meta_to_wire, Change};
+use crate::change::{check_field, check_name, register_from_wire, register_meta_to_wire, Change};
 use crate::error::{ChangeErrorKind, StateError};
 use crate::record::{Record, RecordKey};
 use crate::register::{Register, WriterId};
@@ -101,6 +101,12 @@ impl ReplicaState {
         let mut records = BTreeMap::new();
         for value in &self.records {
             let (key, record) = record_from_json(value)?;
+            if records.contains_key(&key) {
+                // Loading either copy would drop the other's registers.
+                return Err(StateError::Inconsistent {
+                    what: format!("record {}/{} appears twice", key.table, key.id),
+                });
+            }
             records.insert(key, record);
         }
         let outbox = self
@@ -121,6 +127,11 @@ impl ReplicaState {
             let seq = change
                 .client_seq()
                 .ok_or_else(|| inconsistent(format!("outbox change {i} has no client_seq")))?;
+            if seq == 0 {
+                return Err(inconsistent(format!(
+                    "outbox change {i} has client_seq 0; sequence numbers start at 1"
+                )));
+            }
             if previous.is_some_and(|p| p.checked_add(1) != Some(seq)) {
                 return Err(inconsistent(format!(
                     "outbox change {i}: client_seq {seq} is not consecutive"
@@ -131,8 +142,14 @@ impl ReplicaState {
         let next_seq = self
             .next_seq
             .unwrap_or(previous.map_or(1, |s| s.saturating_add(1)));
-        // Sequence numbers stay below 2^63, so no increment can overflow.
-        if next_seq == 0 || next_seq > i64::MAX as u64 || previous.is_some_and(|p| p >= next_seq) {
+        // Sequence numbers stay below 2^63, so no increment can overflow; the
+        // outbox is the suffix of what the replica wrote, so the next number
+        // follows its last change exactly (a gap would be refused by the
+        // server as seq_gap forever).
+        if next_seq == 0
+            || next_seq > i64::MAX as u64
+            || previous.is_some_and(|p| p.checked_add(1) != Some(next_seq))
+        {
             return Err(inconsistent(format!(
                 "next_seq {next_seq} does not follow the outbox"
             )));
@@ -149,6 +166,7 @@ impl ReplicaState {
             },
             None => derived_clock(&records, &outbox),
         };
+        check_clock(&clock, &records, &outbox).map_err(inconsistent)?;
         Ok(Replica::from_parts(ReplicaParts {
             client_id,
             records,
@@ -221,16 +239,43 @@ pub fn record_from_json(value: &Value) -> Result<(RecordKey, Record), StateError
         text("table").ok_or_else(|| json_err("a record needs a string table"))?,
         text("id").ok_or_else(|| json_err("a record needs a string id"))?,
     );
-    let fields = match obj.get("fields") {
-        None => Map::new(),
-        Some(Value::Object(m)) => m.clone(),
-        Some(_) => return Err(json_err("a record's fields must be an object")),
-    };
     let rec_err = |field: &str, kind: ChangeErrorKind| StateError::Record {
-        table: key.table.clone(),
-        id: key.id.clone(),
+        table: key
+            .table
+            .chars()
+            .take(crate::change::NAME_BYTES_MAX)
+            .collect(),
+        id: key.id.chars().take(crate::change::NAME_BYTES_MAX).collect(),
         field: field.to_owned(),
         kind,
+    };
+    // SPEC R12.5: a record has exactly these members; a misspelled or
+    // missing `fields` would otherwise load as an empty record.
+    if let Some(member) = obj
+        .keys()
+        .find(|k| !matches!(k.as_str(), "table" | "id" | "fields" | "updated_at_index"))
+    {
+        return Err(rec_err(
+            "",
+            ChangeErrorKind::UnknownMember {
+                path: member.clone(),
+            },
+        ));
+    }
+    // Its key names a record no change could name otherwise (R11.6).
+    check_name(&key.table, "table").map_err(|k| rec_err("", k))?;
+    check_name(&key.id, "id").map_err(|k| rec_err("", k))?;
+    let fields = match obj.get("fields") {
+        None => {
+            return Err(rec_err(
+                "",
+                ChangeErrorKind::Missing {
+                    path: "fields".into(),
+                },
+            ))
+        }
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(json_err("a record's fields must be an object")),
     };
     let mut registers = Vec::with_capacity(fields.len());
     for (name, entry) in &fields {
@@ -265,8 +310,19 @@ pub fn record_from_json(value: &Value) -> Result<(RecordKey, Record), StateError
         Some(_) => return Err(json_err("updated_at_index must be a timestamp or null")),
     };
     let mut record = Record::from_registers(registers, index.flatten());
-    if index.is_none() {
-        record.refresh_index();
+    match index {
+        None => record.refresh_index(),
+        // SPEC R8.1: the stored shadow index is derived, so one that
+        // disagrees is a damaged record, not a choice.
+        Some(stored) if stored != record.derive_updated_at() => {
+            return Err(StateError::Inconsistent {
+                what: format!(
+                    "record {}/{}: updated_at_index is not the greatest at of its fields",
+                    key.table, key.id
+                ),
+            })
+        }
+        Some(_) => {}
     }
     Ok((key, record))
 }
@@ -314,4 +370,37 @@ fn derived_clock(records: &BTreeMap<RecordKey, Record>, outbox: &[Change]) -> Cl
         offset_ms: 0,
         epoch: 0,
     }
+}
+
+// SPEC R12.5: a clock that can stamp again. Every register and pending
+// write is at or below `max(seen, stamped)`, or the next local write could
+// be stamped below a register it overwrites and be lost; and the epoch
+// stays below 2^63, so the server's demand of the next one cannot saturate
+// (R12.4).
+fn check_clock(
+    clock: &Clock,
+    records: &BTreeMap<RecordKey, Record>,
+    outbox: &[Change],
+) -> Result<(), String> {
+    if clock.epoch > i64::MAX as u64 {
+        return Err(format!("clock epoch {} is beyond 2^63 - 1", clock.epoch));
+    }
+    let floor = clock.seen.max(clock.stamped);
+    for (key, record) in records {
+        if let Some((name, reg)) = record.fields().find(|(_, r)| r.at > floor) {
+            return Err(format!(
+                "the clock (seen {}, stamped {}) is behind record {}/{} field {name:?} at {}",
+                clock.seen, clock.stamped, key.table, key.id, reg.at
+            ));
+        }
+    }
+    for (i, change) in outbox.iter().enumerate() {
+        if let Some(at) = change.max_at().filter(|at| *at > floor) {
+            return Err(format!(
+                "the clock (seen {}, stamped {}) is behind outbox change {i} at {at}",
+                clock.seen, clock.stamped
+            ));
+        }
+    }
+    Ok(())
 }
