@@ -487,3 +487,35 @@ fn r11_5_a_change_built_with_one_field_twice_is_refused_not_half_dropped() {
         ("duplicate_member", Some("title"))
     );
 }
+
+#[test]
+fn r11_5_an_error_echoes_at_most_256_bytes_of_a_huge_input() {
+    let huge = "n".repeat(10 << 20);
+    let mut wire = json!({"table": "tasks", "id": "t1", "op": "update",
+        "data": {"title": 1}, "field_meta": {"title": {"at": "2026-04-26T10:00:00.000Z", "origin": "user"}},
+        "client_id": "phone"});
+    wire["data"][&huge] = json!(1);
+    wire["field_meta"][&huge] = json!({"at": "2026-04-26T10:00:00.000Z", "origin": "user"});
+    let err = fieldmerge::decode_change_values(&json!([wire])).expect_err("a name of 10 MB");
+    assert_eq!(err.kind.code(), "bad_name");
+    assert!(
+        err.to_string().len() < 1024,
+        "{} bytes",
+        err.to_string().len()
+    );
+    let mut unknown = json!({"table": "tasks"});
+    unknown[&huge] = json!(1);
+    let err = fieldmerge::decode_change_values(&json!([unknown])).expect_err("unknown member");
+    assert!(
+        err.to_string().len() < 1024,
+        "{} bytes",
+        err.to_string().len()
+    );
+    let state = format!(r#"{{"client_id": "phone", "{huge}": 1}}"#);
+    let err = fieldmerge::ReplicaState::load_json(state.as_bytes()).expect_err("unknown member");
+    assert!(
+        err.to_string().len() < 1024,
+        "{} bytes",
+        err.to_string().len()
+    );
+}

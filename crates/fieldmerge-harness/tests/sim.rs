@@ -219,7 +219,11 @@ fn sim_finds_and_shrinks_a_device_that_forgets_its_records() {
 /// that state (R8.1, R12.5), so the boot finds it, before any apply could.
 #[test]
 fn sim_finds_and_shrinks_a_device_that_forgets_its_shadow_index() {
-    check_planted(Mutation::ForgetShadowIndex, ViolationKind::StateRoundTrip, 60);
+    check_planted(
+        Mutation::ForgetShadowIndex,
+        ViolationKind::StateRoundTrip,
+        60,
+    );
 }
 
 #[test]

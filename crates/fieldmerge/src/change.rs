@@ -73,7 +73,7 @@ impl Change {
             index: 0,
             table: table.clone(),
             id: id.clone(),
-            field: field.map(str::to_owned),
+            field: field.map(bounded),
             kind,
         };
         check_name(&key.table, "table").map_err(|k| err(None, k))?;
@@ -242,7 +242,7 @@ impl Change {
             kind: ChangeErrorKind::Empty,
         };
         let fail = |err: &ChangeError, field: Option<&str>, kind| ChangeError {
-            field: field.map(str::to_owned),
+            field: field.map(bounded),
             kind,
             ..err.clone()
         };
@@ -264,7 +264,7 @@ impl Change {
                 return Err(fail(
                     &err,
                     None,
-                    ChangeErrorKind::UnknownMember { path: key.clone() },
+                    ChangeErrorKind::UnknownMember { path: bounded(key) },
                 ));
             }
         }
@@ -457,6 +457,17 @@ fn wrong_type(path: &str, expected: &'static str) -> ChangeErrorKind {
     }
 }
 
+/// At most the first [`NAME_BYTES_MAX`] bytes of `text` (on a character
+/// boundary): what an error echoes of input, so a 10 MB name makes a short
+/// error, not a 20 MB one.
+pub(crate) fn bounded(text: &str) -> String {
+    let mut end = text.len().min(NAME_BYTES_MAX);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
 pub(crate) fn check_name(name: &str, what: &'static str) -> Result<(), ChangeErrorKind> {
     if name.is_empty() || name.len() > NAME_BYTES_MAX {
         return Err(ChangeErrorKind::BadName { what });
@@ -501,7 +512,7 @@ pub(crate) fn register_from_wire(
     for key in meta.keys() {
         if !matches!(key.as_str(), "at" | "origin" | "by" | "base") {
             return Err(ChangeErrorKind::UnknownMember {
-                path: format!("field_meta.{key}"),
+                path: format!("field_meta.{}", bounded(key)),
             });
         }
     }

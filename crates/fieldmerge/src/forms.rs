@@ -592,7 +592,7 @@ fn members<'a>(
     let m = value.as_object().ok_or_else(|| wrong(what, "an object"))?;
     if let Some(k) = m.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(message_error(ChangeErrorKind::UnknownMember {
-            path: k.clone(),
+            path: crate::change::bounded(k),
         }));
     }
     Ok(m)

@@ -187,7 +187,9 @@ impl ReplicaState {
         // record, its `fields`, the field (SPEC R12.5).
         let state: ReplicaState =
             crate::json::parse_bounded(text, 5).map_err(|e| StateError::Json {
-                message: e.to_string(),
+                // The parser's message may quote the input (an unknown
+                // member's name): bounded, like every echo of input.
+                message: crate::change::bounded(&e.to_string()),
             })?;
         state.load()
     }
@@ -246,7 +248,7 @@ pub fn record_from_json(value: &Value) -> Result<(RecordKey, Record), StateError
             .take(crate::change::NAME_BYTES_MAX)
             .collect(),
         id: key.id.chars().take(crate::change::NAME_BYTES_MAX).collect(),
-        field: field.to_owned(),
+        field: crate::change::bounded(field),
         kind,
     };
     // SPEC R12.5: a record has exactly these members; a misspelled or
