@@ -688,11 +688,23 @@ impl Replica {
 
     // A change of ours that came back through the log is acknowledged: the
     // server accepts a client's changes in sequence, so every earlier one is
-    // in the log too.
+    // in the log too. By content (SPEC R12.2): when the pending change under
+    // that number is not the logged one, another copy of this client id (a
+    // device restored from a backup) wrote it, and dropping ours would lose
+    // a write silently; it stays, and its push is refused as seq_reused.
     fn ack_own(&mut self, change: &Change) {
-        if change.server_seq().is_some() && change.client_id() == &self.client_id {
-            self.ack(change.client_seq());
+        if change.server_seq().is_none() || change.client_id() != &self.client_id {
+            return;
         }
+        let Some(seq) = change.client_seq() else {
+            return;
+        };
+        let at = self.outbox.partition_point(|c| c.client_seq().is_some_and(|s| s < seq));
+        let pending = self.outbox.get(at).filter(|c| c.client_seq() == Some(seq));
+        if pending.is_some_and(|mine| !mine.same_content(change)) {
+            return;
+        }
+        self.ack(Some(seq));
     }
 }
 

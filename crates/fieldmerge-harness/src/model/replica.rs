@@ -427,9 +427,14 @@ impl ModelReplica {
                 &mut report,
             );
             // Our own change came back from the log: the server has it and
-            // everything we sent before it.
+            // everything we sent before it. R12.2: by content; a pending
+            // change of ours with that number and other content was written
+            // by another copy of this client id and stays.
             if change.server_seq.is_some() && change.client_id == self.client_id {
-                self.ack(change.client_seq);
+                let mine = self.outbox.iter().find(|c| c.client_seq == change.client_seq);
+                if !mine.is_some_and(|m| !super::server::same_change(m, change)) {
+                    self.ack(change.client_seq);
+                }
             }
         }
         report

@@ -81,16 +81,7 @@ impl ModelServer {
                     .log
                     .iter()
                     .find(|c| c.client_id == client && c.client_seq == Some(seq));
-                let same = logged.is_some_and(|c| {
-                    (&c.table, &c.id, c.op) == (&change.table, &change.id, change.op)
-                        && c.writes.len() == change.writes.len()
-                        && c.writes
-                            .iter()
-                            .zip(&change.writes)
-                            .all(|((a, ra), (b, rb))| {
-                                a == b && compare_registers(ra, rb) == std::cmp::Ordering::Equal
-                            })
-                });
+                let same = logged.is_some_and(|c| same_change(c, change));
                 if !same {
                     return Err("seq_reused");
                 }
@@ -286,4 +277,14 @@ impl ModelServer {
             "head": self.log.len(),
         })
     }
+}
+
+/// R12.1, R12.2: two changes are the same when record, op and registers are.
+pub fn same_change(a: &ModelChange, b: &ModelChange) -> bool {
+    (&a.table, &a.id, a.op) == (&b.table, &b.id, b.op)
+        && a.writes.len() == b.writes.len()
+        && a.writes
+            .iter()
+            .zip(&b.writes)
+            .all(|((x, rx), (y, ry))| x == y && compare_registers(rx, ry) == std::cmp::Ordering::Equal)
 }
