@@ -116,8 +116,8 @@ impl Default for ServerSetup {
     fn default() -> ServerSetup {
         let config = ServerConfig::default();
         ServerSetup {
-            skew_ms_max: config.skew_ms_max,
-            page_size_max: config.page_size_max,
+            skew_ms_max: config.skew_ms_max(),
+            page_size_max: config.page_size_max(),
         }
     }
 }
@@ -481,10 +481,9 @@ impl KernelEngine {
 
 impl Engine for KernelEngine {
     fn start(&mut self, server: ServerSetup) {
-        self.server = Server::new(ServerConfig {
-            skew_ms_max: server.skew_ms_max,
-            page_size_max: server.page_size_max,
-        });
+        // The runner checked the setup (`parse_server`), so it is valid.
+        let config = ServerConfig::new(server.skew_ms_max, server.page_size_max);
+        self.server = Server::new(config.unwrap_or_default());
         self.replicas.clear();
     }
 
@@ -645,7 +644,7 @@ impl Engine for KernelEngine {
                 out.extend(report_json(&reply.report));
             }
             Step::Pull { replica, limit } => {
-                let limit = limit.unwrap_or(self.server.config().page_size_max);
+                let limit = limit.unwrap_or(self.server.config().page_size_max());
                 let cursor = self.replica_mut(replica)?.cursor().unwrap_or(0);
                 let page = self.server.pull(cursor, limit);
                 let report = self
@@ -699,7 +698,7 @@ impl Engine for KernelEngine {
             } => {
                 // The replica corrects against the skew of the vector's server,
                 // the one that refused its push (SPEC R12.4).
-                let skew_ms_max = self.server.config().skew_ms_max;
+                let skew_ms_max = self.server.config().skew_ms_max();
                 let target = self.replica_mut(replica)?;
                 let correction = ClockCorrection {
                     server_now: *server_now,
@@ -1398,9 +1397,8 @@ fn parse_step(raw: &Value, names: &[String]) -> Result<(Step, Map<String, Value>
                 None => None,
                 Some(v) => Some(
                     v.as_u64()
-                        .filter(|n| *n >= 1)
                         .and_then(|n| usize::try_from(n).ok())
-                        .ok_or("limit must be a positive integer")?,
+                        .ok_or("limit must be an unsigned integer")?,
                 ),
             },
         },

@@ -16,9 +16,9 @@ use serde_json::{json, Map, Value};
 
 /// The server's limits in every run: small pages, so hydration takes
 /// several pages and pushes reply with partial pages.
-pub const CONFIG: ServerConfig = ServerConfig {
-    skew_ms_max: 60_000,
-    page_size_max: 3,
+pub const CONFIG: ServerConfig = match ServerConfig::new(60_000, 3) {
+    Ok(config) => config,
+    Err(_) => panic!("a valid configuration"),
 };
 
 /// Replicas and a server, as the kernel runs them.
@@ -180,7 +180,7 @@ impl World {
                 let r = &mut self.replicas[*replica];
                 let correction = ClockCorrection {
                     server_now: *server_now,
-                    skew_ms_max: CONFIG.skew_ms_max,
+                    skew_ms_max: CONFIG.skew_ms_max(),
                     clock_epoch: clock_epoch.unwrap_or(r.clock().epoch + 1),
                 };
                 match r.correct_clock(&correction, *now) {

@@ -144,10 +144,7 @@ fn every_register(r: &Replica) -> Vec<Register> {
 
 /// A server with a little history: agent writes and a bootstrap row.
 fn server_with_history(u: &mut Unstructured) -> arbitrary::Result<Server> {
-    let mut server = Server::new(ServerConfig {
-        skew_ms_max: 60_000,
-        page_size_max: 4,
-    });
+    let mut server = Server::new(ServerConfig::new(60_000, 4).expect("valid"));
     for _ in 0..u.int_in_range(0u8..=5)? {
         let mut p = patch(u)?;
         if u.ratio(1u8, 3)? {

@@ -1322,10 +1322,7 @@ fn r12_4_a_change_stamped_exactly_at_the_skew_keeps_its_stamp() {
     // The second is restamped at now + offset = t(0), floored just above
     // the first, which it must still follow.
     assert_eq!(stamps, [Some(at_bound), Some(t(skew_ms_max + 1))]);
-    let mut server = Server::new(ServerConfig {
-        skew_ms_max,
-        page_size_max: 10,
-    });
+    let mut server = Server::new(ServerConfig::new(skew_ms_max, 10).expect("valid"));
     let mut only_first = phone.push();
     only_first.changes.truncate(1);
     assert_eq!(server.push(&only_first, t(0)).unwrap().appended, 1);

@@ -524,3 +524,38 @@ fn r13_4_a_stored_replica_receives_a_refusal_with_the_outbox_records_read() {
         1
     );
 }
+
+#[test]
+fn r12_3_a_server_configuration_that_could_not_work_is_refused() {
+    let check = |skew: i64, page: usize, want: Option<&str>| {
+        let got = ServerConfig::new(skew, page);
+        match want {
+            None => assert_eq!(
+                got.map(|c| (c.skew_ms_max(), c.page_size_max())),
+                Ok((skew, page))
+            ),
+            Some(message) => {
+                let err = got.expect_err("refused");
+                assert_eq!(
+                    (err.code(), err.to_string().contains(message)),
+                    ("bad_config", true),
+                    "{err}"
+                );
+            }
+        }
+    };
+    check(0, 1, None);
+    check(60_000, 1000, None);
+    check(-1, 1000, Some("negative"));
+    check(60_000, 0, Some("never move a cursor"));
+    // Its JSON form is checked the same way.
+    let bad: Result<ServerConfig, _> =
+        serde_json::from_str(r#"{"skew_ms_max": 5, "page_size_max": 0}"#);
+    assert!(bad.is_err());
+    let good: ServerConfig =
+        serde_json::from_str(r#"{"skew_ms_max": 5, "page_size_max": 2}"#).expect("valid");
+    assert_eq!(
+        serde_json::to_value(good).expect("serializes"),
+        json!({"skew_ms_max": 5, "page_size_max": 2})
+    );
+}

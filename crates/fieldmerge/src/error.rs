@@ -501,3 +501,25 @@ impl LogError {
         "log_inconsistent"
     }
 }
+
+/// A server configuration that could not work (SPEC R12.2, R12.3).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A negative skew refuses every push.
+    #[error("skew_ms_max {skew_ms_max} is negative: every push would be refused")]
+    NegativeSkew {
+        /// The refused skew.
+        skew_ms_max: i64,
+    },
+    /// Pages of no change never move a cursor.
+    #[error("page_size_max is 0: a pull would never move a cursor")]
+    EmptyPages,
+}
+
+impl ConfigError {
+    /// The stable code: `bad_config`.
+    pub fn code(&self) -> &'static str {
+        "bad_config"
+    }
+}

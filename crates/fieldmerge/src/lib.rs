@@ -97,8 +97,8 @@ pub use crate::change::{
 };
 pub use crate::classify::{decide, ConflictRule, Context, Decision, Delivery, Silence};
 pub use crate::error::{
-    ChangeError, ChangeErrorKind, ClockCorrection, LogError, NotRead, PageError, PushError,
-    StateError, WriteError,
+    ChangeError, ChangeErrorKind, ClockCorrection, ConfigError, LogError, NotRead, PageError,
+    PushError, StateError, WriteError,
 };
 pub use crate::forms::ErrorBody;
 pub use crate::json::{cmp_values, value_depth, values_equal, VALUE_DEPTH_MAX};

@@ -218,7 +218,7 @@ impl Server {
                 Ok(PushReply {
                     acked_through,
                     appended,
-                    page: self.pull(push.cursor, self.config.page_size_max),
+                    page: self.pull(push.cursor, self.config.page_size_max()),
                     report,
                 })
             }
@@ -232,11 +232,13 @@ impl Server {
     }
 
     /// One page of the log after `cursor`, at most `limit` changes (and at
-    /// most [`ServerConfig::page_size_max`]) (SPEC R12.2). A cursor beyond
+    /// most [`ServerConfig::page_size_max`]), and at least one when the log
+    /// holds one after the cursor: a `limit` of 0 counts as 1, so a pull
+    /// always moves a cursor that is behind the head (SPEC R12.2). A cursor beyond
     /// the head gives an empty page at that cursor, which a replica refuses.
     #[must_use]
     pub fn pull(&self, cursor: u64, limit: usize) -> Page {
-        let limit = limit.min(self.config.page_size_max);
+        let limit = limit.clamp(1, self.config.page_size_max());
         let start = usize::try_from(cursor)
             .unwrap_or(usize::MAX)
             .min(self.log.len());

@@ -699,7 +699,9 @@ impl Replica {
         let Some(seq) = change.client_seq() else {
             return;
         };
-        let at = self.outbox.partition_point(|c| c.client_seq().is_some_and(|s| s < seq));
+        let at = self
+            .outbox
+            .partition_point(|c| c.client_seq().is_some_and(|s| s < seq));
         let pending = self.outbox.get(at).filter(|c| c.client_seq() == Some(seq));
         if pending.is_some_and(|mine| !mine.same_content(change)) {
             return;

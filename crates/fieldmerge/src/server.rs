@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::change::{Change, Op};
 use crate::classify::Delivery;
-use crate::error::{NotRead, PushError, WriteError};
+use crate::error::{ConfigError, NotRead, PushError, WriteError};
 use crate::merge::merge_writes;
 use crate::origin::{Actor, SYSTEM_BOOTSTRAP};
 use crate::patch::{bootstrap_writes, check_write, stamp_patch, Tombstone};
@@ -22,14 +22,45 @@ use crate::register::WriterId;
 use crate::report::ApplyReport;
 use crate::timestamp::Timestamp;
 
-/// The server's limits.
+/// The server's limits, valid by construction: a skew of at least 0 ms and
+/// pages of at least one change ([`ServerConfig::new`]). Its JSON form is
+/// `{skew_ms_max, page_size_max}`, checked the same way.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "ConfigForm", into = "ConfigForm")]
 pub struct ServerConfig {
+    skew_ms_max: i64,
+    page_size_max: usize,
+}
+
+impl ServerConfig {
+    /// A configuration: how far ahead of the server's `now` a pushed `at`
+    /// may be (SPEC R12.3), and the most changes one page carries (R12.2).
+    ///
+    /// # Errors
+    /// [`ConfigError`] for a negative skew (it would refuse every push) or
+    /// pages of no change (a pull would never move a cursor).
+    pub const fn new(skew_ms_max: i64, page_size_max: usize) -> Result<ServerConfig, ConfigError> {
+        if skew_ms_max < 0 {
+            return Err(ConfigError::NegativeSkew { skew_ms_max });
+        }
+        if page_size_max == 0 {
+            return Err(ConfigError::EmptyPages);
+        }
+        Ok(ServerConfig {
+            skew_ms_max,
+            page_size_max,
+        })
+    }
+
     /// How far ahead of the server's `now` a pushed `at` may be (SPEC R12.3).
-    pub skew_ms_max: i64,
-    /// The most changes one page carries.
-    pub page_size_max: usize,
+    pub const fn skew_ms_max(&self) -> i64 {
+        self.skew_ms_max
+    }
+
+    /// The most changes one page carries (SPEC R12.2).
+    pub const fn page_size_max(&self) -> usize {
+        self.page_size_max
+    }
 }
 
 impl Default for ServerConfig {
@@ -37,6 +68,29 @@ impl Default for ServerConfig {
         ServerConfig {
             skew_ms_max: 60_000,
             page_size_max: 1000,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigForm {
+    skew_ms_max: i64,
+    page_size_max: usize,
+}
+
+impl TryFrom<ConfigForm> for ServerConfig {
+    type Error = ConfigError;
+    fn try_from(f: ConfigForm) -> Result<ServerConfig, ConfigError> {
+        ServerConfig::new(f.skew_ms_max, f.page_size_max)
+    }
+}
+
+impl From<ServerConfig> for ConfigForm {
+    fn from(c: ServerConfig) -> ConfigForm {
+        ConfigForm {
+            skew_ms_max: c.skew_ms_max,
+            page_size_max: c.page_size_max,
         }
     }
 }

@@ -142,7 +142,7 @@ impl SqlServer {
                     "INSERT OR REPLACE INTO server_head (one, head) VALUES (1, ?1)",
                     [serde_json::to_string(&plan.log)?],
                 )?;
-                let page = pull(&tx, push.cursor, config.page_size_max)?;
+                let page = pull(&tx, push.cursor, config.page_size_max())?;
                 let reply = PushReply {
                     acked_through: plan.acked_through,
                     appended: plan.append.len(),
@@ -170,7 +170,7 @@ impl SqlServer {
         pull(
             &self.db.unchecked_transaction()?,
             cursor,
-            self.config.page_size_max,
+            self.config.page_size_max(),
         )
     }
 

@@ -431,8 +431,11 @@ impl ModelReplica {
             // change of ours with that number and other content was written
             // by another copy of this client id and stays.
             if change.server_seq.is_some() && change.client_id == self.client_id {
-                let mine = self.outbox.iter().find(|c| c.client_seq == change.client_seq);
-                if !mine.is_some_and(|m| !super::server::same_change(m, change)) {
+                let mine = self
+                    .outbox
+                    .iter()
+                    .find(|c| c.client_seq == change.client_seq);
+                if mine.is_none_or(|m| super::server::same_change(m, change)) {
                     self.ack(change.client_seq);
                 }
             }

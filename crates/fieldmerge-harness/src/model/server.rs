@@ -122,7 +122,8 @@ impl ModelServer {
 
     /// R12.2: the changes after `cursor`, at most `limit`, and the head.
     pub fn pull(&self, cursor: u64, limit: usize) -> ModelPage {
-        let limit = limit.min(self.page_size_max);
+        // R12.2: a pull asks for at least one change.
+        let limit = limit.max(1).min(self.page_size_max);
         let changes: Vec<ModelChange> = self
             .log
             .iter()
@@ -283,8 +284,7 @@ impl ModelServer {
 pub fn same_change(a: &ModelChange, b: &ModelChange) -> bool {
     (&a.table, &a.id, a.op) == (&b.table, &b.id, b.op)
         && a.writes.len() == b.writes.len()
-        && a.writes
-            .iter()
-            .zip(&b.writes)
-            .all(|((x, rx), (y, ry))| x == y && compare_registers(rx, ry) == std::cmp::Ordering::Equal)
+        && a.writes.iter().zip(&b.writes).all(|((x, rx), (y, ry))| {
+            x == y && compare_registers(rx, ry) == std::cmp::Ordering::Equal
+        })
 }

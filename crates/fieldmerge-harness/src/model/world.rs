@@ -21,7 +21,7 @@ impl Default for ModelWorld {
     fn default() -> ModelWorld {
         ModelWorld {
             replicas: CLIENTS.iter().map(|id| ModelReplica::new(id)).collect(),
-            server: ModelServer::new(CONFIG.skew_ms_max, CONFIG.page_size_max),
+            server: ModelServer::new(CONFIG.skew_ms_max(), CONFIG.page_size_max()),
         }
     }
 }

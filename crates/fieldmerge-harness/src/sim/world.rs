@@ -154,10 +154,13 @@ impl World {
             config: *config,
             step: 0,
             now_ms: T0_MS,
-            server: Server::new(ServerConfig {
-                page_size_max: config.page_size.max(1),
-                ..ServerConfig::default()
-            }),
+            server: Server::new(
+                ServerConfig::new(
+                    ServerConfig::default().skew_ms_max(),
+                    config.page_size.max(1),
+                )
+                .unwrap_or_default(),
+            ),
             devices,
             signed_up: vec![false; users],
             net: Vec::new(),
