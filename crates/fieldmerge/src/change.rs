@@ -509,8 +509,30 @@ pub(crate) fn register_from_wire(
     let meta = meta
         .as_object()
         .ok_or_else(|| wrong_type("field_meta entry", "an object"))?;
+    register_from_meta(value, meta, Members::Meta, default_by)
+}
+
+/// Which members a register's metadata object may have besides `at`,
+/// `origin`, `by` and `base`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Members {
+    /// A change's `field_meta` entry: nothing else.
+    Meta,
+    /// A stored record's field: also its `value` (read by the caller).
+    WithValue,
+}
+
+/// [`register_from_wire`] over a borrowed metadata object, so a stored
+/// record's field loads without copying it.
+pub(crate) fn register_from_meta(
+    value: &Value,
+    meta: &Map<String, Value>,
+    members: Members,
+    default_by: &WriterId,
+) -> Result<Register, ChangeErrorKind> {
     for key in meta.keys() {
-        if !matches!(key.as_str(), "at" | "origin" | "by" | "base") {
+        let value_member = members == Members::WithValue && key == "value";
+        if !value_member && !matches!(key.as_str(), "at" | "origin" | "by" | "base") {
             return Err(ChangeErrorKind::UnknownMember {
                 path: format!("field_meta.{}", bounded(key)),
             });

@@ -12,6 +12,7 @@ use crate::origin::Origin;
 use crate::record::{Record, RecordKey, TOMBSTONE_FIELD};
 use crate::register::{Base, Register, WriterId};
 use crate::report::{Anomaly, ApplyReport, Conflict, HiddenEdit};
+use crate::timestamp::Timestamp;
 
 /// Merges the registers of one change or record into `records` and reports
 /// every decision (SPEC R4, R6, R9.3). Shared by replica and server so both
@@ -42,23 +43,68 @@ pub(crate) fn merge_shared(
     merge_into(records, key, writes, delivery, local, report);
 }
 
-/// The replica a merge runs on: its client id and its outbox.
-pub(crate) type Local<'a> = (&'a WriterId, &'a [Change]);
+/// The replica a merge runs on: its client id, its outbox, and an index of
+/// the outbox by stamp that the merge builds the first time it needs it.
+#[derive(Clone, Copy)]
+pub(crate) struct Local<'a> {
+    pub me: &'a WriterId,
+    pub outbox: &'a [Change],
+    pub index: &'a PendingIndex,
+}
+
+/// The replica's pending writes by stamp: `(at, client_seq)` for every
+/// register, sorted. The changes that may hold a version are found by a
+/// binary search, then looked up in the live outbox by `client_seq`; an
+/// acknowledged change is gone from the outbox, so the index stays right
+/// while an apply acknowledges changes.
+#[derive(Default)]
+pub(crate) struct PendingIndex {
+    index: std::cell::OnceCell<Vec<(Timestamp, u64)>>,
+    // The changes through this `client_seq` are acknowledged by the batch
+    // under way, though still in the outbox until it ends.
+    acked: std::cell::Cell<u64>,
+}
+
+impl PendingIndex {
+    /// Marks the changes through `seq` as acknowledged.
+    pub(crate) fn acknowledge_through(&self, seq: u64) {
+        self.acked.set(self.acked.get().max(seq));
+    }
+
+    fn holds(&self, outbox: &[Change], current: &Register, key: &RecordKey, name: &str) -> bool {
+        let acked = self.acked.get();
+        let index = self.index.get_or_init(|| {
+            // Every register's stamp: a local write's share one, but a
+            // loaded outbox is not bound to (R12.5 checks its numbers only).
+            let mut index: Vec<(Timestamp, u64)> = outbox
+                .iter()
+                .filter_map(|c| Some((c, c.client_seq()?)))
+                .flat_map(|(c, seq)| c.writes().map(move |(_, r)| (r.at, seq)))
+                .collect();
+            index.sort_unstable();
+            index.dedup();
+            index
+        });
+        let from = index.partition_point(|(at, _)| *at < current.at);
+        index[from..]
+            .iter()
+            .take_while(|(at, _)| *at == current.at)
+            .filter(|(_, seq)| *seq > acked)
+            .any(|(_, seq)| {
+                let at = outbox.partition_point(|c| c.client_seq().is_some_and(|s| s < *seq));
+                outbox.get(at).is_some_and(|c| {
+                    c.client_seq() == Some(*seq)
+                        && c.key() == key
+                        && c.write(name)
+                            .is_some_and(|r| r.cmp_version(current).is_eq())
+                })
+            })
+    }
+}
 
 // SPEC R6.4: whether `current` is still a pending write of this replica.
-fn is_pending(
-    current: &Register,
-    key: &RecordKey,
-    name: &str,
-    me: &WriterId,
-    outbox: &[Change],
-) -> bool {
-    &current.by == me
-        && outbox.iter().any(|c| {
-            c.key() == key
-                && c.write(name)
-                    .is_some_and(|r| r.cmp_version(current).is_eq())
-        })
+fn is_pending(current: &Register, key: &RecordKey, name: &str, local: Local<'_>) -> bool {
+    &current.by == local.me && local.index.holds(local.outbox, current, key, name)
 }
 
 // The one merge of SPEC R4, R6 and R9.3 behind `merge_writes` and
@@ -123,7 +169,7 @@ pub(crate) fn merge_into_record<'a>(
             // searched.
             current_pending: delivery == Delivery::Hydration
                 && incoming.base == Base::Legacy
-                && local.is_some_and(|(me, outbox)| is_pending(current, key, name, me, outbox)),
+                && local.is_some_and(|local| is_pending(current, key, name, local)),
         };
         let (decision, loser) =
             record.merge_register_from(&mut from, name, name_arc, incoming, context);
@@ -141,7 +187,7 @@ pub(crate) fn merge_into_record<'a>(
                     report.conflicts.push(Conflict {
                         key: key.clone(),
                         field: name.to_owned(),
-                        loser_is_local: local.is_some_and(|(me, _)| &loser.by == me),
+                        loser_is_local: local.is_some_and(|local| &loser.by == local.me),
                         loser,
                         winner: incoming.clone(),
                         rule,
@@ -172,7 +218,7 @@ pub(crate) fn merge_into_record<'a>(
     // SPEC R9.3: a tombstone that hides a local user edit its writer
     // provably had not seen (an edit with a greater version than the
     // tombstone, which a hybrid logical clock rules out for a seen edit).
-    if let (Some((me, _)), true, false) = (local, tombstone_won, was_deleted) {
+    if let (Some(Local { me, .. }), true, false) = (local, tombstone_won, was_deleted) {
         if !record.is_deleted() {
             return;
         }

@@ -9,13 +9,13 @@ use serde_json::{Map, Value};
 use crate::change::{Change, Op};
 use crate::classify::Delivery;
 use crate::error::{ClockCorrection, PageError, PushError, WriteError};
-use crate::merge::{keys_missing, merge_into_record, merge_shared};
+use crate::merge::{keys_missing, merge_into_record, merge_shared, Local, PendingIndex};
 use crate::origin::{Actor, Origin};
 use crate::patch::{bootstrap_writes, check_write, check_writer, stamp_patch, Tombstone};
 use crate::protocol::{Page, Push, PushReply};
 use crate::record::{Record, RecordKey, TOMBSTONE_FIELD};
 use crate::records::Records;
-use crate::register::{Base, Version, WriterId};
+use crate::register::{Base, WriterId};
 use crate::report::ApplyReport;
 use crate::timestamp::Timestamp;
 
@@ -261,18 +261,33 @@ impl Replica {
     /// [`Change`] is valid by construction.
     pub fn apply(&mut self, changes: &[Change], delivery: Delivery) -> ApplyReport {
         let mut report = ApplyReport::default();
+        // Built once per apply, and only if a legacy winner in hydration
+        // asks (R6.4): m own pending writes cost O(m log m), not O(m) a field.
+        let index = PendingIndex::default();
+        let mut acked: Option<u64> = None;
         for change in changes {
             self.observe(change.max_at());
+            let local = Local {
+                me: &self.client_id,
+                outbox: &self.outbox,
+                index: &index,
+            };
             merge_shared(
                 &mut self.records,
                 change.key(),
                 change.writes_shared(),
                 delivery,
-                Some((&self.client_id, &self.outbox)),
+                Some(local),
                 &mut report,
             );
-            self.ack_own(change);
+            if let Some(seq) = self.own_acknowledged(change) {
+                // From here on the changes through `seq` are acknowledged
+                // (R12.2): no longer pending for the rest of the batch.
+                acked = acked.max(Some(seq));
+                index.acknowledge_through(seq);
+            }
         }
+        self.ack(acked);
         report.settle_changed();
         report
     }
@@ -402,6 +417,7 @@ impl Replica {
     /// delivery (SPEC R6.6).
     pub fn merge(&mut self, other: &Replica) -> ApplyReport {
         let mut report = ApplyReport::default();
+        let index = PendingIndex::default();
         // Records only `other` holds start out empty, exactly as a lookup
         // that misses would create them; then one walk over both maps in key
         // order reaches every record without a lookup per record.
@@ -424,12 +440,17 @@ impl Replica {
                 .fields_shared()
                 .iter()
                 .map(|(name, reg)| (&**name, Some(name), reg));
+            let local = Local {
+                me: &self.client_id,
+                outbox: &self.outbox,
+                index: &index,
+            };
             merge_into_record(
                 record,
                 key,
                 writes,
                 Delivery::Live,
-                Some((&self.client_id, &self.outbox)),
+                Some(local),
                 &mut report,
             );
         }
@@ -533,17 +554,28 @@ impl Replica {
         next.clock.epoch = correction.clock_epoch;
         // The floor: everything seen, and every register that is not a
         // refused pending write. Stamps rise along the outbox (R2.2), so the
-        // refused changes are a suffix of it.
-        let refused_versions: Vec<Version> = next
+        // refused changes are a suffix of it. The refused versions are sorted
+        // once and searched, so the whole correction is O(n log n).
+        let mut refused_versions: Vec<(Timestamp, WriterId)> = next
             .outbox
             .iter()
             .filter(|c| refused(c))
-            .flat_map(|c| c.writes().map(|(_, r)| r.version()).collect::<Vec<_>>())
+            .flat_map(|c| {
+                c.writes()
+                    .map(|(_, r)| (r.at, r.by.clone()))
+                    .collect::<Vec<_>>()
+            })
             .collect();
+        refused_versions.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp_bytes(&b.1)));
+        let is_refused = |reg: &crate::register::Register| {
+            refused_versions
+                .binary_search_by(|(at, by)| at.cmp(&reg.at).then_with(|| by.cmp_bytes(&reg.by)))
+                .is_ok()
+        };
         let mut floor = next.clock.seen;
         for record in next.records.values() {
             for (_, reg) in record.fields() {
-                if !refused_versions.contains(&reg.version()) {
+                if !is_refused(reg) {
                     floor = floor.max(reg.at);
                 }
             }
@@ -552,42 +584,47 @@ impl Replica {
             floor = floor.max(change.max_at().unwrap_or_default());
         }
         next.clock.stamped = floor;
-        // (record, field, old version, new version) of every restamped write.
-        let mut renamed: Vec<(RecordKey, String, Version, Version)> = Vec::new();
+        // Per (record, field, old version): the restamped register, so a
+        // later pending write's base and a record still holding the old
+        // version find it by one lookup.
+        type Old = (RecordKey, String, Timestamp, String);
+        let mut renamed: BTreeMap<Old, crate::register::Register> = BTreeMap::new();
         for change in next.outbox.iter_mut().filter(|c| refused(c)) {
             let at = next.clock.peek(now).ok_or(WriteError::ClockExhausted)?;
             next.clock.stamped = at;
             let key = change.key().clone();
             for (name, reg) in change.writes_mut() {
-                let old = reg.version();
+                let old = (
+                    key.clone(),
+                    name.to_owned(),
+                    reg.at,
+                    reg.by.as_str().to_owned(),
+                );
                 if let Base::Saw(base) = &reg.base {
-                    let new_base = renamed
-                        .iter()
-                        .find(|(k, f, o, _)| k == &key && f == name && o == base);
-                    if let Some((_, _, _, new)) = new_base {
-                        reg.base = Base::Saw(new.clone());
+                    let was = (
+                        key.clone(),
+                        name.to_owned(),
+                        base.at,
+                        base.by.as_str().to_owned(),
+                    );
+                    if let Some(new) = renamed.get(&was) {
+                        reg.base = Base::Saw(new.version());
                     }
                 }
                 reg.at = at;
-                renamed.push((key.clone(), name.to_owned(), old, reg.version()));
+                renamed.insert(old, reg.clone());
             }
         }
         // Registers still holding a refused version take the restamped one.
-        for (key, name, old, new) in &renamed {
+        for ((key, name, at, by), reg) in &renamed {
             let Some(record) = next.records.get_mut(key) else {
                 continue;
             };
-            if record.field(name).is_some_and(|r| r.has_version(old)) {
-                let restamped = next
-                    .outbox
-                    .iter()
-                    .filter(|c| c.key() == key)
-                    .filter_map(|c| c.write(name))
-                    .find(|r| r.has_version(new))
-                    .cloned();
-                if let Some(reg) = restamped {
-                    record.replace_register(name, reg);
-                }
+            if record
+                .field(name)
+                .is_some_and(|r| r.at == *at && r.by.as_str() == by)
+            {
+                record.replace_register(name, reg.clone());
             }
             record.refresh_index();
         }
@@ -692,21 +729,21 @@ impl Replica {
     // that number is not the logged one, another copy of this client id (a
     // device restored from a backup) wrote it, and dropping ours would lose
     // a write silently; it stays, and its push is refused as seq_reused.
-    fn ack_own(&mut self, change: &Change) {
+    // Returns the `client_seq` to acknowledge through; the caller acks once
+    // at the end of its batch (one drain of the outbox, not one per change).
+    fn own_acknowledged(&self, change: &Change) -> Option<u64> {
         if change.server_seq().is_none() || change.client_id() != &self.client_id {
-            return;
+            return None;
         }
-        let Some(seq) = change.client_seq() else {
-            return;
-        };
+        let seq = change.client_seq()?;
         let at = self
             .outbox
             .partition_point(|c| c.client_seq().is_some_and(|s| s < seq));
         let pending = self.outbox.get(at).filter(|c| c.client_seq() == Some(seq));
         if pending.is_some_and(|mine| !mine.same_content(change)) {
-            return;
+            return None;
         }
-        self.ack(Some(seq));
+        Some(seq)
     }
 }
 

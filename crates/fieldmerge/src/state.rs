@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::change::{check_field, check_name, register_from_wire, register_meta_to_wire, Change};
+use crate::change::{
+    check_field, check_name, register_from_meta, register_meta_to_wire, Change, Members,
+};
 use crate::error::{ChangeErrorKind, StateError};
 use crate::record::{Record, RecordKey};
 use crate::register::{Register, WriterId};
@@ -276,12 +278,12 @@ pub fn record_from_json(value: &Value) -> Result<(RecordKey, Record), StateError
                 },
             ))
         }
-        Some(Value::Object(m)) => m.clone(),
+        Some(Value::Object(m)) => m,
         Some(_) => return Err(json_err("a record's fields must be an object")),
     };
     let mut registers = Vec::with_capacity(fields.len());
-    for (name, entry) in &fields {
-        let mut meta = entry.as_object().cloned().ok_or_else(|| {
+    for (name, entry) in fields {
+        let meta = entry.as_object().ok_or_else(|| {
             rec_err(
                 name,
                 ChangeErrorKind::WrongType {
@@ -290,7 +292,7 @@ pub fn record_from_json(value: &Value) -> Result<(RecordKey, Record), StateError
                 },
             )
         })?;
-        let value = meta.remove("value").ok_or_else(|| {
+        let value = meta.get("value").ok_or_else(|| {
             rec_err(
                 name,
                 ChangeErrorKind::Missing {
@@ -298,8 +300,8 @@ pub fn record_from_json(value: &Value) -> Result<(RecordKey, Record), StateError
                 },
             )
         })?;
-        check_field(name, &value).map_err(|k| rec_err(name, k))?;
-        let reg = register_from_wire(&value, &Value::Object(meta), &WriterId::default())
+        check_field(name, value).map_err(|k| rec_err(name, k))?;
+        let reg = register_from_meta(value, meta, Members::WithValue, &WriterId::default())
             .map_err(|k| rec_err(name, k))?;
         registers.push((name.clone(), reg));
     }

@@ -1,0 +1,138 @@
+//! The recovery paths of issue #11, timed once each at the sizes the issue
+//! measured: acknowledging one's own changes pulled back after a lost push
+//! reply, a clock correction over refused changes, loading a state with many
+//! pending records and no stored clock, and legacy hydration over many own
+//! pending writes. Each is a median of a few runs; a path that is quadratic
+//! shows it at once (the issue measured 15.9 s to 23.9 s before).
+//!
+//! `cargo run --release --manifest-path benches/Cargo.toml --bin recovery [-- SCALE_PCT]`
+//! (SCALE_PCT scales every size; CI runs 10).
+
+use std::time::{Duration, Instant};
+
+use fieldmerge::{
+    Actor, ClockCorrection, Page, RecordKey, Replica, ReplicaState, Server, ServerConfig,
+    Timestamp, WriterId,
+};
+use serde_json::json;
+
+fn t(ms: i64) -> Timestamp {
+    Timestamp::from_ms(1_777_197_600_000 + ms).unwrap_or(Timestamp::GENESIS)
+}
+
+/// A replica with `n` pending writes of distinct records, stamped from `at`.
+fn writer(n: usize, at: i64) -> Replica {
+    let mut phone = Replica::new(WriterId::new("phone"));
+    let patch = json!({"title": "x"})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    for i in 0..n {
+        let key = RecordKey::new("tasks", &format!("t{i}"));
+        let _ = phone.write(&key, &Actor::User, &patch, t(at + i as i64));
+    }
+    phone
+}
+
+fn median(mut runs: Vec<Duration>) -> Duration {
+    runs.sort();
+    runs[runs.len() / 2]
+}
+
+// The median of three runs of `run` on a fresh `setup()`; what `run`
+// returns is dropped after the clock stops, so freeing the inputs and the
+// results is not counted.
+fn time<S, R>(setup: impl Fn() -> S, run: impl Fn(S) -> R) -> Duration {
+    median(
+        (0..3)
+            .map(|_| {
+                let state = setup();
+                let start = Instant::now();
+                let out = run(state);
+                let elapsed = start.elapsed();
+                drop(out);
+                elapsed
+            })
+            .collect(),
+    )
+}
+
+fn main() {
+    let pct: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100);
+    let scale = |n: usize| (n * pct / 100).max(10);
+    println!("| recovery path | n | median |");
+    println!("| --- | ---: | ---: |");
+
+    // Own changes pulled back after a lost push reply: each acks its prefix.
+    let n = scale(100_000);
+    let phone = writer(n, 0);
+    let mut server = Server::new(ServerConfig::new(60_000, n).unwrap_or_default());
+    let _ = server.push(&phone.push(), t(n as i64));
+    let page = server.pull(0, n);
+    let d = time(
+        || phone.clone(),
+        |mut p| {
+            let report = p.apply_page(&page);
+            (p, report)
+        },
+    );
+    println!("| pull back own changes after a lost reply | {n} | {d:.2?} |");
+
+    // A clock correction restamping every pending change.
+    let n = scale(100_000);
+    let ahead = writer(n, 3_600_000);
+    let correction = ClockCorrection {
+        server_now: t(0),
+        skew_ms_max: 60_000,
+        clock_epoch: 1,
+    };
+    let d = time(
+        || ahead.clone(),
+        |mut p| drop(p.correct_clock(&correction, t(3_600_000))),
+    );
+    println!("| correct_clock over refused changes | {n} | {d:.2?} |");
+
+    // A state with many pending records and no stored clock.
+    let n = scale(300_000);
+    let mut state = ReplicaState::of(&writer(n, 0));
+    state.clock = None;
+    let d = time(
+        || state.clone(),
+        |s| {
+            let loaded = s.load();
+            (s, loaded)
+        },
+    );
+    println!("| load a state of pending records, no clock | {n} | {d:.2?} |");
+
+    // Legacy hydration over own pending writes: every field asks whether the
+    // loser is pending (R6.4).
+    let n = scale(30_000);
+    let mine = writer(n, 0);
+    let legacy: Vec<fieldmerge::Change> = (0..n)
+        .map(|i| {
+            let wire = json!({"table": "tasks", "id": format!("t{i}"), "op": "update",
+                "data": {"title": "legacy"},
+                "field_meta": {"title": {"at": t(1_000_000).to_string(), "origin": "user", "by": "old"}},
+                "client_id": "old", "server_seq": i as u64 + 1});
+            fieldmerge::Change::from_wire(&wire, i).unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect();
+    let page = Page {
+        after: 0,
+        changes: legacy,
+        head: n as u64,
+    };
+    let d = time(
+        || mine.clone(),
+        |mut p| {
+            let report = p.apply_page(&page);
+            assert!(report.as_ref().is_ok_and(|r| r.conflicts.len() == n));
+            (p, report)
+        },
+    );
+    println!("| legacy hydration over own pending writes | {n} | {d:.2?} |");
+}
