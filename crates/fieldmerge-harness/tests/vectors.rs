@@ -321,3 +321,54 @@ fn every_error_code_is_expected_by_some_vector_and_no_other() {
         "vectors expect codes that do not exist: {unknown:?}"
     );
 }
+
+/// The step table of `spec/vectors/README.md` lists every member any vector
+/// uses, for every op (issue #12): a runner written from the README alone
+/// must not meet a member it was never told about.
+#[test]
+fn the_readme_step_table_lists_every_member_a_vector_uses() {
+    let readme = std::fs::read_to_string(vectors_dir().join("README.md")).expect("README");
+    let mut table: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for line in readme.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.split(" | ").collect();
+        let (Some(op), Some(members)) = (cells.first(), cells.get(1)) else {
+            continue;
+        };
+        let op = op.trim_start_matches("| ").trim_matches('`').to_owned();
+        // Members are the backticked words of the cell; "key" stands for
+        // `table` and `id`, or `kind` and `scope` (R10.2).
+        let mut names: Vec<String> = members
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect();
+        if members.contains("key") {
+            names.extend(["table", "id", "kind", "scope"].map(str::to_owned));
+        }
+        table.entry(op).or_insert(names);
+    }
+    let mut missing = Vec::new();
+    for file in collect_files(&[vectors_dir()]).expect("spec/vectors exists") {
+        let vector: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).expect("readable")).expect("JSON");
+        for step in vector["steps"].as_array().into_iter().flatten() {
+            let op = step["op"].as_str().unwrap_or_default();
+            let listed = table.get(op);
+            for member in step.as_object().into_iter().flat_map(|m| m.keys()) {
+                if member == "op" || member == "expect" {
+                    continue;
+                }
+                if !listed.is_some_and(|names| names.contains(member)) {
+                    missing.push(format!("{op}.{member} ({})", file.display()));
+                }
+            }
+        }
+    }
+    missing.sort();
+    missing.dedup_by(|a, b| a.split(' ').next() == b.split(' ').next());
+    assert!(
+        missing.is_empty(),
+        "members the step table does not list: {missing:#?}"
+    );
+}
