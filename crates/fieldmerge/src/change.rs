@@ -551,6 +551,11 @@ pub(crate) fn register_from_meta(
         Some(_) => return Err(wrong_type("origin", "a string")),
     };
     let by = match meta.get("by") {
+        // A stored register names its writer: only a change's metadata may
+        // leave `by` to the change's client id (R11.1, R12.5).
+        None if members == Members::WithValue => {
+            return Err(ChangeErrorKind::Missing { path: "by".into() })
+        }
         None => default_by.clone(),
         Some(Value::String(s)) => {
             // An empty `by` is a writer that sent none (SPEC R4.2).
