@@ -559,3 +559,53 @@ fn r12_3_a_server_configuration_that_could_not_work_is_refused() {
         json!({"skew_ms_max": 5, "page_size_max": 2})
     );
 }
+
+#[test]
+fn r13_3_every_stored_write_reads_its_record_and_matches_the_in_memory_replica() {
+    let k = key("t1");
+    let singleton = RecordKey::singleton("userContext", "u1");
+    let mut memory = replica("phone");
+    let mut db = Db {
+        records: BTreeMap::new(),
+        meta: fieldmerge::ReplicaState::of(&memory),
+    };
+    // (what, key, the in-memory call, the stored call), in order.
+    let steps: Vec<(&str, RecordKey)> = vec![
+        ("write", k.clone()),
+        ("delete", k.clone()),
+        ("restore", k.clone()),
+        ("bootstrap", singleton.clone()),
+    ];
+    for (what, key) in steps {
+        let mut stored = db.open();
+        let fields = obj(json!({"theme": "dark"}));
+        let run_memory = |r: &mut fieldmerge::Replica| match what {
+            "write" => r.write(&key, &Actor::User, &obj(json!({"title": "a"})), t(0)),
+            "delete" => r.delete(&key, &Actor::User, t(1)),
+            "restore" => r.restore(&key, &Actor::User, t(2)),
+            _ => r.bootstrap(&key, &fields),
+        };
+        let run_stored = |r: &mut fieldmerge::StoredReplica| match what {
+            "write" => r.write(&key, &Actor::User, &obj(json!({"title": "a"})), t(0)),
+            "delete" => r.delete(&key, &Actor::User, t(1)),
+            "restore" => r.restore(&key, &Actor::User, t(2)),
+            _ => r.bootstrap(&key, &fields),
+        };
+        let before = stored.clone();
+        assert_eq!(
+            run_stored(&mut stored).expect_err("not read").code(),
+            "not_read",
+            "{what}"
+        );
+        assert_eq!(stored, before, "{what}: a refusal changed the replica");
+        db.provide(&mut stored, std::slice::from_ref(&key));
+        let want = run_memory(&mut memory).expect("the in-memory replica accepts it");
+        let got = run_stored(&mut stored).expect("the stored replica accepts it");
+        assert_eq!(got, want, "{what}");
+        db.store(&stored, std::slice::from_ref(&key));
+        assert_eq!(db.records.get(&key), memory.record(&key), "{what}");
+    }
+    let mut expected = fieldmerge::ReplicaState::of(&memory);
+    expected.records = Vec::new();
+    assert_eq!(db.meta, expected);
+}
