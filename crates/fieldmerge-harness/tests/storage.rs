@@ -609,3 +609,60 @@ fn r13_3_every_stored_write_reads_its_record_and_matches_the_in_memory_replica()
     expected.records = Vec::new();
     assert_eq!(db.meta, expected);
 }
+
+#[test]
+fn r13_3_a_retry_is_compared_with_the_logged_change_of_its_own_client_and_number() {
+    let mut phone = replica("phone");
+    phone
+        .write(&key("t1"), &Actor::User, &obj(json!({"title": "a"})), t(0))
+        .unwrap();
+    phone
+        .write(&key("t2"), &Actor::User, &obj(json!({"title": "b"})), t(1))
+        .unwrap();
+    let mut server = Server::new(ServerConfig::default());
+    server.push(&phone.push(), t(2)).expect("appended");
+    // The caller read more than it had to: another client's change under
+    // the same numbers, and both of phone's, in log order.
+    let mut laptop = replica("laptop");
+    laptop
+        .write(&key("t3"), &Actor::User, &obj(json!({"title": "c"})), t(0))
+        .unwrap();
+    laptop
+        .write(&key("t4"), &Actor::User, &obj(json!({"title": "d"})), t(1))
+        .unwrap();
+    server.push(&laptop.push(), t(2)).expect("appended");
+    let push = phone.push();
+    let context = PushContext {
+        log: server.log_head(),
+        client: server.client(&WriterId::new("phone")),
+        logged: server.log().iter().rev().cloned().collect(),
+        records: BTreeMap::new(),
+    };
+    let outcome = plan_push(&ServerConfig::default(), &context, &push, t(3)).expect("decided");
+    let PushOutcome::Accepted(plan) = outcome else {
+        panic!("a retry is accepted: {outcome:?}")
+    };
+    assert_eq!((plan.append.len(), plan.acked_through), (0, Some(2)));
+}
+
+#[test]
+fn r12_3_a_refusal_of_a_clients_first_push_acknowledges_nothing() {
+    let mut phone = replica("phone");
+    phone
+        .write(
+            &key("t1"),
+            &Actor::User,
+            &obj(json!({"title": "a"})),
+            t(3_600_000),
+        )
+        .unwrap();
+    let mut server = Server::new(ServerConfig::default());
+    let refusal = server.push(&phone.push(), t(0)).expect_err("an hour ahead");
+    assert_eq!(refusal.acked_through(), None);
+    let stale = server
+        .push(&phone.push(), t(0))
+        .expect_err("its epoch is now stale");
+    assert_eq!((stale.code(), stale.acked_through()), ("stale_clock", None));
+    let text = serde_json::to_value(&stale).expect("serializes");
+    assert_eq!(text["acked_through"], serde_json::Value::Null);
+}
