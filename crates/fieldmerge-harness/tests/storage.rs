@@ -666,3 +666,52 @@ fn r12_3_a_refusal_of_a_clients_first_push_acknowledges_nothing() {
     let text = serde_json::to_value(&stale).expect("serializes");
     assert_eq!(text["acked_through"], serde_json::Value::Null);
 }
+
+#[test]
+fn r13_3_a_stored_replica_shows_its_parts_and_release_forgets_the_working_set() {
+    let meta = fieldmerge::ReplicaState::of(&replica("phone"));
+    let mut stored = fieldmerge::StoredReplica::open(&meta).unwrap();
+    assert_eq!(
+        (
+            stored.client_id().as_str(),
+            stored.cursor(),
+            stored.outbox().len()
+        ),
+        ("phone", None, 0)
+    );
+    stored.provide(key("t1"), None);
+    stored
+        .write(&key("t1"), &Actor::User, &obj(json!({"title": "a"})), t(0))
+        .unwrap();
+    assert_eq!(stored.outbox().len(), 1);
+    assert_eq!(stored.outbox()[0].key(), &key("t1"));
+    let page = Page {
+        after: 0,
+        changes: Vec::new(),
+        head: 0,
+    };
+    stored
+        .apply_page(&page)
+        .expect("an empty page at the cursor");
+    assert_eq!(stored.cursor(), Some(0));
+    let page = Page {
+        after: 3,
+        changes: Vec::new(),
+        head: 3,
+    };
+    assert_eq!(
+        stored
+            .apply_page(&page)
+            .expect_err("not at the cursor")
+            .code(),
+        "not_at_cursor"
+    );
+    assert_eq!(stored.cursor(), Some(0));
+    // After release the working set is gone: the record must be provided
+    // again before the next write touches it.
+    assert!(stored.record(&key("t1")).is_some());
+    stored.release();
+    assert!(stored.record(&key("t1")).is_none());
+    let again = stored.write(&key("t1"), &Actor::User, &obj(json!({"title": "b"})), t(1));
+    assert_eq!(again.expect_err("released").code(), "not_read");
+}
