@@ -715,3 +715,85 @@ fn r13_3_a_stored_replica_shows_its_parts_and_release_forgets_the_working_set() 
     let again = stored.write(&key("t1"), &Actor::User, &obj(json!({"title": "b"})), t(1));
     assert_eq!(again.expect_err("released").code(), "not_read");
 }
+
+#[test]
+fn r13_4_a_stored_replica_receives_replies_acks_resets_and_corrects_like_the_in_memory_one() {
+    let mut memory = replica("phone");
+    memory
+        .write(&key("t1"), &Actor::User, &obj(json!({"title": "a"})), t(0))
+        .unwrap();
+    memory
+        .write(
+            &key("t2"),
+            &Actor::User,
+            &obj(json!({"title": "b"})),
+            t(3_600_000),
+        )
+        .unwrap();
+    let mut db = Db {
+        records: memory
+            .records()
+            .iter()
+            .map(|(k, r)| (k.clone(), r.clone()))
+            .collect(),
+        meta: fieldmerge::ReplicaState::of(&memory),
+    };
+    db.meta.records = Vec::new();
+    let same = |db: &Db, memory: &fieldmerge::Replica| {
+        let mut expected = fieldmerge::ReplicaState::of(memory);
+        expected.records = Vec::new();
+        assert_eq!(db.meta, expected);
+        for (k, r) in memory.records() {
+            assert_eq!(db.records.get(k), Some(r), "{k}");
+        }
+    };
+    // The clock correction restamps the far-ahead write and says so.
+    let correction = fieldmerge::ClockCorrection {
+        server_now: t(10),
+        skew_ms_max: 60_000,
+        clock_epoch: 1,
+    };
+    let mut stored = db.open();
+    assert_eq!(
+        stored
+            .correct_clock(&correction, t(3_600_000))
+            .expect_err("not read")
+            .code(),
+        "not_read"
+    );
+    let reads = stored.reads_for_correction();
+    assert_eq!(reads, vec![key("t1"), key("t2")]);
+    db.provide(&mut stored, &reads);
+    let restamped = stored
+        .correct_clock(&correction, t(3_600_000))
+        .expect("corrected");
+    assert_eq!(restamped, vec![key("t2")]);
+    db.store(&stored, &restamped);
+    memory
+        .correct_clock(&correction, t(3_600_000))
+        .expect("corrected");
+    same(&db, &memory);
+    // A push and its reply, received in one call.
+    let mut server = Server::new(ServerConfig::default());
+    let reply = server.push(&db.open().push(), t(20)).expect("accepted");
+    let mut stored = db.open();
+    db.provide(
+        &mut stored,
+        &fieldmerge::StoredReplica::reads(&reply.page.changes),
+    );
+    let report = stored.receive_reply(&reply).expect("received");
+    assert_eq!(report.tally.duplicate, 2);
+    db.store(&stored, &report.changed);
+    memory.receive_reply(&reply).expect("received");
+    same(&db, &memory);
+    assert!(db.meta.outbox.is_empty());
+    // A reset cursor and an ack are stored with the meta too.
+    let mut stored = db.open();
+    stored.reset_cursor();
+    stored.ack(Some(2));
+    db.store(&stored, &[]);
+    memory.reset_cursor();
+    memory.ack(Some(2));
+    same(&db, &memory);
+    assert_eq!(db.meta.cursor, None);
+}
