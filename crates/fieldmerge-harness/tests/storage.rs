@@ -296,6 +296,21 @@ struct Db {
 }
 
 impl Db {
+    /// The database of a device whose replica is `memory`: its records in
+    /// rows, its other parts in the meta row.
+    fn of(memory: &fieldmerge::Replica) -> Db {
+        let mut meta = fieldmerge::ReplicaState::of(memory);
+        meta.records = Vec::new();
+        Db {
+            records: memory
+                .records()
+                .iter()
+                .map(|(k, r)| (k.clone(), r.clone()))
+                .collect(),
+            meta,
+        }
+    }
+
     fn open(&self) -> fieldmerge::StoredReplica {
         fieldmerge::StoredReplica::open(&self.meta).expect("the stored meta opens")
     }
@@ -334,15 +349,7 @@ fn resequenced(changes: &[fieldmerge::Change], after: u64) -> Vec<fieldmerge::Ch
 fn stored_run(u: &mut arbitrary::Unstructured) -> arbitrary::Result<()> {
     use fieldmerge_harness::gen;
     let mut memory = gen::replica(u)?;
-    let mut db = Db {
-        records: memory
-            .records()
-            .iter()
-            .map(|(k, r)| (k.clone(), r.clone()))
-            .collect(),
-        meta: fieldmerge::ReplicaState::of(&memory),
-    };
-    db.meta.records = Vec::new();
+    let mut db = Db::of(&memory);
     for _ in 0..u.int_in_range(1..=4)? {
         let mut stored = db.open();
         if u.arbitrary()? {
@@ -491,15 +498,7 @@ fn r13_4_a_stored_replica_receives_a_refusal_with_the_outbox_records_read() {
     let refusal = server
         .push(&memory.push(), t(0))
         .expect_err("an hour ahead");
-    let mut db = Db {
-        records: memory
-            .records()
-            .iter()
-            .map(|(k, r)| (k.clone(), r.clone()))
-            .collect(),
-        meta: fieldmerge::ReplicaState::of(&memory),
-    };
-    db.meta.records = Vec::new();
+    let mut db = Db::of(&memory);
     let mut stored = db.open();
     let err = stored
         .receive_refusal(&refusal, t(3_600_000))
@@ -565,10 +564,7 @@ fn r13_3_every_stored_write_reads_its_record_and_matches_the_in_memory_replica()
     let k = key("t1");
     let singleton = RecordKey::singleton("userContext", "u1");
     let mut memory = replica("phone");
-    let mut db = Db {
-        records: BTreeMap::new(),
-        meta: fieldmerge::ReplicaState::of(&memory),
-    };
+    let mut db = Db::of(&memory);
     // (what, key, the in-memory call, the stored call), in order.
     let steps: Vec<(&str, RecordKey)> = vec![
         ("write", k.clone()),
@@ -730,15 +726,7 @@ fn r13_4_a_stored_replica_receives_replies_acks_resets_and_corrects_like_the_in_
             t(3_600_000),
         )
         .unwrap();
-    let mut db = Db {
-        records: memory
-            .records()
-            .iter()
-            .map(|(k, r)| (k.clone(), r.clone()))
-            .collect(),
-        meta: fieldmerge::ReplicaState::of(&memory),
-    };
-    db.meta.records = Vec::new();
+    let mut db = Db::of(&memory);
     let same = |db: &Db, memory: &fieldmerge::Replica| {
         let mut expected = fieldmerge::ReplicaState::of(memory);
         expected.records = Vec::new();

@@ -403,28 +403,9 @@ struct ReportForm {
     changed: Vec<RecordKey>,
 }
 
-impl Serialize for Tally {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl From<&Tally> for TallyForm {
+    fn from(t: &Tally) -> TallyForm {
         TallyForm {
-            inserted: self.inserted,
-            duplicate: self.duplicate,
-            stale: self.stale,
-            twin: self.twin,
-            overwrite_not_user: self.overwrite_not_user,
-            overwrite_same_value: self.overwrite_same_value,
-            overwrite_witnessed: self.overwrite_witnessed,
-            overwrite_legacy_hydration: self.overwrite_legacy_hydration,
-            conflict_unwitnessed: self.conflict_unwitnessed,
-            conflict_legacy: self.conflict_legacy,
-        }
-        .serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for Tally {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let t = TallyForm::deserialize(d)?;
-        Ok(Tally {
             inserted: t.inserted,
             duplicate: t.duplicate,
             stale: t.stale,
@@ -435,7 +416,36 @@ impl<'de> Deserialize<'de> for Tally {
             overwrite_legacy_hydration: t.overwrite_legacy_hydration,
             conflict_unwitnessed: t.conflict_unwitnessed,
             conflict_legacy: t.conflict_legacy,
-        })
+        }
+    }
+}
+
+impl From<TallyForm> for Tally {
+    fn from(t: TallyForm) -> Tally {
+        Tally {
+            inserted: t.inserted,
+            duplicate: t.duplicate,
+            stale: t.stale,
+            twin: t.twin,
+            overwrite_not_user: t.overwrite_not_user,
+            overwrite_same_value: t.overwrite_same_value,
+            overwrite_witnessed: t.overwrite_witnessed,
+            overwrite_legacy_hydration: t.overwrite_legacy_hydration,
+            conflict_unwitnessed: t.conflict_unwitnessed,
+            conflict_legacy: t.conflict_legacy,
+        }
+    }
+}
+
+impl Serialize for Tally {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        TallyForm::from(self).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Tally {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(TallyForm::deserialize(d)?.into())
     }
 }
 
@@ -479,23 +489,11 @@ impl Serialize for ApplyReport {
                 tombstone: h.tombstone.clone(),
             })
             .collect();
-        let t = &self.tally;
         ReportForm {
             conflicts,
             anomalies,
             hidden_edits,
-            tally: TallyForm {
-                inserted: t.inserted,
-                duplicate: t.duplicate,
-                stale: t.stale,
-                twin: t.twin,
-                overwrite_not_user: t.overwrite_not_user,
-                overwrite_same_value: t.overwrite_same_value,
-                overwrite_witnessed: t.overwrite_witnessed,
-                overwrite_legacy_hydration: t.overwrite_legacy_hydration,
-                conflict_unwitnessed: t.conflict_unwitnessed,
-                conflict_legacy: t.conflict_legacy,
-            },
+            tally: TallyForm::from(&self.tally),
             changed: self.changed.clone(),
         }
         .serialize(s)
@@ -506,7 +504,6 @@ impl<'de> Deserialize<'de> for ApplyReport {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let r = ReportForm::deserialize(d)?;
         let key = |table: String, id: String| RecordKey { table, id };
-        let t = r.tally;
         Ok(ApplyReport {
             conflicts: r
                 .conflicts
@@ -543,18 +540,7 @@ impl<'de> Deserialize<'de> for ApplyReport {
                     tombstone: h.tombstone,
                 })
                 .collect(),
-            tally: Tally {
-                inserted: t.inserted,
-                duplicate: t.duplicate,
-                stale: t.stale,
-                twin: t.twin,
-                overwrite_not_user: t.overwrite_not_user,
-                overwrite_same_value: t.overwrite_same_value,
-                overwrite_witnessed: t.overwrite_witnessed,
-                overwrite_legacy_hydration: t.overwrite_legacy_hydration,
-                conflict_unwitnessed: t.conflict_unwitnessed,
-                conflict_legacy: t.conflict_legacy,
-            },
+            tally: r.tally.into(),
             changed: r.changed,
         })
     }
