@@ -6,7 +6,7 @@
 //! not seen it. The kernel is pure: no I/O, no clock, no randomness, no
 //! threads. Time, writer ids and seeds are arguments.
 //!
-//! The normative rules live in `spec/SPEC.md` (R1-R12); every item below
+//! The normative rules live in `spec/SPEC.md` (R1-R13); every item below
 //! names the rule it implements.
 //!
 //! ## A tour
