@@ -24,8 +24,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         t(0)?,
     )?;
     let reply = server.push(&phone.push(), t(1)?)?;
-    phone.ack(reply.acked_through);
-    phone.apply_page(&reply.page)?;
+    // One call per message received: the acknowledgement and the page.
+    phone.receive_reply(&reply)?;
     laptop.apply_page(&server.pull(0, 100))?;
 
     phone.write(
@@ -44,8 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     for device in [&mut laptop, &mut phone] {
         let reply = server.push(&device.push(), t(40)?)?;
-        device.ack(reply.acked_through);
-        let report = device.apply_page(&reply.page)?;
+        let report = device.receive_reply(&reply)?;
         for c in &report.conflicts {
             println!(
                 "{}: conflict on {} field {}: {} lost to {}",
