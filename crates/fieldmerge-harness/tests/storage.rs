@@ -735,6 +735,11 @@ fn r13_4_a_stored_replica_receives_replies_acks_resets_and_corrects_like_the_in_
             assert_eq!(db.records.get(k), Some(r), "{k}");
         }
     };
+    // An ack drops the acknowledged prefix of the outbox.
+    let mut acked = db.open();
+    acked.ack(Some(1));
+    assert_eq!(acked.outbox().len(), 1);
+    assert_eq!(acked.outbox()[0].client_seq(), Some(2));
     // The clock correction restamps the far-ahead write and says so.
     let correction = fieldmerge::ClockCorrection {
         server_now: t(10),
