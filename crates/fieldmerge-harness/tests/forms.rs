@@ -149,3 +149,97 @@ fn r13_1_a_push_from_json_refuses_unknown_members_and_bad_ids_with_typed_errors(
     let err = Page::from_json(br#"{"after": 0, "changes": []}"#).expect_err("no head");
     assert_eq!(err.kind.code(), "missing");
 }
+
+/// SPEC R13.1: an error's body names its code and, where the error has
+/// them, the change's index and the field; nothing else is made up.
+#[test]
+fn r13_1_every_error_body_names_its_code_index_and_field() {
+    fn check(body: ErrorBody, code: &str, index: Option<usize>, field: Option<&str>) {
+        assert_eq!(
+            (body.code.as_str(), body.index, body.field.as_deref()),
+            (code, index, field),
+            "{}",
+            body.message
+        );
+        assert!(!body.message.is_empty());
+    }
+    // A change: its index in the batch and the field.
+    let bad = serde_json::json!([{"table": "t", "id": "i", "op": "update", "data": {"a": 1},
+        "field_meta": {"a": {"at": "2026-04-26T10:00:00.000Z", "origin": "user"}}, "client_id": "c"},
+        {"table": "t", "id": "i", "op": "update", "data": {"a": 1},
+        "field_meta": {"a": {"at": "bad", "origin": "user"}}, "client_id": "c"}]);
+    let e = fieldmerge::decode_change_values(&bad).expect_err("a bad timestamp");
+    check(ErrorBody::from(&e), "bad_timestamp", Some(1), Some("a"));
+    // A write: the field of a reserved or too deep value, none for a name.
+    let mut phone = fieldmerge::Replica::new(fieldmerge::WriterId::new("phone"));
+    let key = fieldmerge::RecordKey::new("tasks", "t1");
+    let patch = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
+    let now = Timestamp::GENESIS;
+    let reserved = phone.write(
+        &key,
+        &fieldmerge::Actor::User,
+        &patch(serde_json::json!({"_updatedAtIndex": 1})),
+        now,
+    );
+    check(
+        ErrorBody::from(&reserved.expect_err("reserved")),
+        "reserved_field",
+        None,
+        Some("_updatedAtIndex"),
+    );
+    let named = phone.write(
+        &key,
+        &fieldmerge::Actor::User,
+        &patch(serde_json::json!({"": 1})),
+        now,
+    );
+    check(
+        ErrorBody::from(&named.expect_err("bad name")),
+        "bad_name",
+        None,
+        None,
+    );
+    // A page: the change's index for not_consecutive.
+    let wire = |seq: u64| {
+        serde_json::json!({"table": "t", "id": "i", "op": "update", "data": {"a": 1},
+        "field_meta": {"a": {"at": "2026-04-26T10:00:00.000Z", "origin": "user"}}, "client_id": "c", "server_seq": seq})
+    };
+    let changes =
+        fieldmerge::decode_change_values(&serde_json::json!([wire(1), wire(3)])).expect("valid");
+    let e = phone
+        .apply_page(&Page {
+            after: 0,
+            changes,
+            head: 3,
+        })
+        .expect_err("not consecutive");
+    check(ErrorBody::from(&e), "not_consecutive", Some(1), None);
+    // A state: the outbox change's index and field, or a record's field.
+    let state = serde_json::json!({"client_id": "phone", "outbox": [wire(1)]});
+    let state: fieldmerge::ReplicaState = serde_json::from_value(state).expect("a state");
+    let mut outbox = state.clone();
+    outbox.outbox[0]["field_meta"]["a"]["at"] = serde_json::json!("bad");
+    check(
+        ErrorBody::from(&outbox.load().expect_err("bad outbox")),
+        "bad_timestamp",
+        Some(0),
+        Some("a"),
+    );
+    let record = serde_json::json!({"client_id": "phone", "records": [{"table": "t", "id": "i",
+        "fields": {"a": {"value": 1, "at": "bad", "origin": "user", "by": "p"}}}]});
+    let record: fieldmerge::ReplicaState = serde_json::from_value(record).expect("a state");
+    check(
+        ErrorBody::from(&record.load().expect_err("bad record")),
+        "bad_timestamp",
+        None,
+        Some("a"),
+    );
+    // A log: the entry's index.
+    let mut server = Server::new(ServerConfig::default());
+    let log = vec![];
+    let _ = &mut server;
+    let entry = fieldmerge::decode_change_values(&serde_json::json!([wire(2)])).expect("valid");
+    let e = Server::from_log(ServerConfig::default(), [log, entry].concat(), [])
+        .expect_err("seq 2 first");
+    check(ErrorBody::from(&e), "log_inconsistent", Some(0), None);
+}
