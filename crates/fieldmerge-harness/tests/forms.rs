@@ -243,3 +243,48 @@ fn r13_1_every_error_body_names_its_code_index_and_field() {
         .expect_err("seq 2 first");
     check(ErrorBody::from(&e), "log_inconsistent", Some(0), None);
 }
+
+/// The read-only view of a replica's records answers as the records are,
+/// and a tally reads back from its own JSON form.
+#[test]
+fn r13_1_a_records_view_and_a_tally_say_what_they_hold() {
+    let mut phone = fieldmerge::Replica::new(fieldmerge::WriterId::new("phone"));
+    let (t1, t2) = (
+        fieldmerge::RecordKey::new("tasks", "t1"),
+        fieldmerge::RecordKey::new("tasks", "t2"),
+    );
+    assert!(phone.records().is_empty());
+    assert_eq!(
+        (phone.records().len(), phone.records().contains(&t1)),
+        (0, false)
+    );
+    let patch = serde_json::json!({"title": "a"})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    phone
+        .write(&t1, &fieldmerge::Actor::User, &patch, Timestamp::GENESIS)
+        .expect("written");
+    let view = phone.records();
+    assert!(!view.is_empty());
+    assert_eq!(
+        (view.len(), view.contains(&t1), view.contains(&t2)),
+        (1, true, false)
+    );
+    let tally: fieldmerge::Tally = serde_json::from_str(
+        r#"{"inserted": 2, "duplicate": 0, "stale": 1, "twin": 0,
+            "overwrite_not_user": 0, "overwrite_same_value": 0, "overwrite_witnessed": 3,
+            "overwrite_legacy_hydration": 0, "conflict_unwitnessed": 4, "conflict_legacy": 0}"#,
+    )
+    .expect("a tally");
+    assert_eq!(
+        (
+            tally.inserted,
+            tally.stale,
+            tally.overwrite_witnessed,
+            tally.conflict_unwitnessed,
+            tally.total()
+        ),
+        (2, 1, 3, 4, 10)
+    );
+}
