@@ -152,9 +152,10 @@ pub fn record_key(u: &mut Unstructured) -> Result<RecordKey> {
     Ok(RecordKey::new(u.choose(TABLES)?, u.choose(IDS)?))
 }
 
-/// A JSON number, often one of the edge spellings: `1` and `1.0`, `-0.0`
-/// and `0.0`, `2^53` as an integer and as a float, the ends of `i64` and
-/// `u64`, tiny and huge floats.
+/// A JSON number of the value model (SPEC R4.4), often one of the edge
+/// representations of one value: `1` and `1.0`, `-0.0` and `0.0`, `2^53`
+/// as an integer and as a float, `2^60` as the integer of its shortest
+/// decimal and as a float, the safe-integer ends, tiny and huge floats.
 pub fn number(u: &mut Unstructured) -> Result<Value> {
     let f = |x: f64| {
         Number::from_f64(x)
@@ -172,17 +173,17 @@ pub fn number(u: &mut Unstructured) -> Result<Value> {
         7 => f(0.5),
         8 => Value::from(9_007_199_254_740_992i64),
         9 => f(9_007_199_254_740_992.0),
-        10 => Value::from(9_007_199_254_740_993i64),
-        11 => Value::from(i64::MAX),
-        12 => Value::from(i64::MIN),
-        13 => Value::from(u64::MAX),
+        10 => f(9_007_199_254_740_994.0),
+        11 => Value::from(-9_007_199_254_740_992i64),
+        12 => f(-9_007_199_254_740_992.0),
+        13 => Value::from(1_152_921_504_606_847_000u64),
         14 => f(9_223_372_036_854_775_808.0),
         15 => f(18_446_744_073_709_551_616.0),
         16 => f(-9_223_372_036_854_775_808.0),
         17 => f(*u.choose(&[1e300, -1e300, 5e-324, -5e-324, 0.1, 1e-7, 2.5])?),
         18..=19 => Value::from(u.int_in_range(-3i64..=3)?),
-        20 => Value::from(u.arbitrary::<i64>()?),
-        21 => Value::from(u.arbitrary::<u64>()?),
+        20 => Value::from(u.int_in_range(-(1i64 << 53)..=1 << 53)?),
+        21 => Value::from(u.int_in_range(0u64..=1 << 53)?),
         _ => {
             let x = u.arbitrary::<f64>()?;
             if x.is_finite() {
@@ -299,13 +300,21 @@ pub fn tombstone_value(u: &mut Unstructured) -> Result<Value> {
     })
 }
 
+/// A generated value in the representation a register holds (SPEC R4.4):
+/// the kernel stores every value canonical, so a register built in memory
+/// does too; the representations of one value meet at the write and
+/// decode boundaries, which canonicalise.
+fn canonical(value: Value) -> Value {
+    fieldmerge::canonical_value(&value).unwrap_or(value)
+}
+
 /// A register of the field `name`, from the pools.
 pub fn register_of(u: &mut Unstructured, name: &str) -> Result<Register> {
     Ok(Register {
         value: if name == TOMBSTONE_FIELD {
             tombstone_value(u)?
         } else {
-            value(u)?
+            canonical(value(u)?)
         },
         at: timestamp(u)?,
         by: writer_id(u)?,
@@ -324,7 +333,7 @@ pub fn register(u: &mut Unstructured) -> Result<Register> {
 pub fn twin(u: &mut Unstructured, of: &Register) -> Result<Register> {
     let mut twin = of.clone();
     match u.int_in_range(0u8..=3)? {
-        0 => twin.value = value(u)?,
+        0 => twin.value = canonical(value(u)?),
         1 => twin.origin = origin(u)?,
         2 => twin.base = base(u)?,
         _ => {}
@@ -973,13 +982,36 @@ pub fn action(u: &mut Unstructured) -> Result<Action> {
             skip: u.int_in_range(1usize..=2)?,
             now: timestamp(u)?,
         },
-        26 => Action::PushForged {
-            client: client_id(u)?,
-            changes: changes(u)?,
-            cursor: u.int_in_range(0u64..=4)?,
-            clock_epoch: u.int_in_range(0u64..=2)?,
-            now: timestamp(u)?,
-        },
+        26 => {
+            let client = client_id(u)?;
+            let mut changes = changes(u)?;
+            // Half the time every change is the pushing client's own, so a
+            // forged push reaches the checks past `foreign_change`: a
+            // reused `client_seq` with other content (`seq_reused`).
+            if u.arbitrary::<bool>()? {
+                changes = changes
+                    .into_iter()
+                    .filter_map(|c| {
+                        let writes = c.writes().map(|(n, r)| (n.to_owned(), r.clone())).collect();
+                        Change::new(
+                            c.key().clone(),
+                            c.op(),
+                            writes,
+                            client.clone(),
+                            c.client_seq(),
+                        )
+                        .ok()
+                    })
+                    .collect();
+            }
+            Action::PushForged {
+                client,
+                changes,
+                cursor: u.int_in_range(0u64..=4)?,
+                clock_epoch: u.int_in_range(0u64..=2)?,
+                now: timestamp(u)?,
+            }
+        }
         27..=31 => Action::Pull {
             replica,
             limit: u.int_in_range(1usize..=4)?,

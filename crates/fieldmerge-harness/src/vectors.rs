@@ -322,6 +322,12 @@ pub enum Step {
         /// The row, any JSON value.
         row: Value,
     },
+    /// Reads JSON text under the value model and writes it back canonical
+    /// (SPEC R4.4, R11.4, R11.7).
+    ReadJson {
+        /// The text.
+        text: String,
+    },
     /// The total order of JSON values (SPEC R4.4).
     CompareValues {
         /// The left value.
@@ -369,6 +375,7 @@ impl Step {
             Step::Load { .. } => "load",
             Step::DeriveRow { .. } => "derive_row",
             Step::CompareValues { .. } => "compare_values",
+            Step::ReadJson { .. } => "read_json",
             Step::Check { .. } => "check",
         }
     }
@@ -396,6 +403,7 @@ impl Step {
             | Step::ServerBootstrap { .. }
             | Step::RestartServer
             | Step::DeriveRow { .. }
+            | Step::ReadJson { .. }
             | Step::CompareValues { .. } => None,
         }
     }
@@ -716,6 +724,9 @@ impl Engine for KernelEngine {
             Step::CompareValues { a, b } => {
                 out.insert("order".into(), Value::from(cmp_values(a, b) as i8));
             }
+            Step::ReadJson { text } => {
+                out.insert("canonical".into(), read_json_step(text)?);
+            }
             Step::Check { .. } => {}
         }
         Ok(out)
@@ -853,6 +864,18 @@ fn decode(changes: &Value) -> Result<Vec<Change>, Failure> {
         field: e.field.clone(),
         message: e.to_string(),
     })
+}
+
+/// The `read_json` step (SPEC R11.7): the canonical text, or the error.
+pub fn read_json_step(text: &str) -> Result<Value, Failure> {
+    fieldmerge::read_json(text.as_bytes())
+        .map(|v| Value::String(fieldmerge::canonical_json(&v)))
+        .map_err(|e| Failure {
+            code: e.kind.code().into(),
+            index: Some(e.index),
+            field: e.field.clone(),
+            message: e.to_string(),
+        })
 }
 
 fn failure(code: &str, error: &dyn fmt::Display) -> Failure {
@@ -1001,7 +1024,7 @@ const EXPECT_REPLICA: [&str; 8] = [
     "deleted",
 ];
 const EXPECT_SERVER: [&str; 3] = ["server_records", "server_log", "server_head"];
-const EXPECT_OUTPUT: [&str; 12] = [
+const EXPECT_OUTPUT: [&str; 13] = [
     "change",
     "changed",
     "message",
@@ -1014,6 +1037,7 @@ const EXPECT_OUTPUT: [&str; 12] = [
     "appended",
     "derived",
     "order",
+    "canonical",
 ];
 
 /// Runs one vector (its parsed JSON) against `engine`. `file` names the
@@ -1433,6 +1457,9 @@ fn parse_step(raw: &Value, names: &[String]) -> Result<(Step, Map<String, Value>
         "derive_row" => Step::DeriveRow {
             row: m.req("row")?.clone(),
         },
+        "read_json" => Step::ReadJson {
+            text: m.string("text")?,
+        },
         "compare_values" => Step::CompareValues {
             a: m.req("a")?.clone(),
             b: m.req("b")?.clone(),
@@ -1591,19 +1618,16 @@ fn error_matches(want: &Value, got: &Failure) -> Result<bool, String> {
     }
 }
 
-/// Strict JSON identity, as the vector format compares values: like
-/// `serde_json`'s equality except that an integer and a float are never
-/// equal (`1` against `1.0`) and `-0.0` differs from `0.0` (SPEC R4.4).
+/// Value identity, as the vector format compares values (SPEC R4.4):
+/// objects as sets of members, arrays element by element, strings by bytes,
+/// numbers by their binary64 value (`1` equals `1.0`, `-0` equals `0`), so
+/// a runner may read the files with any parser that reads numbers as
+/// binary64, JavaScript's `JSON.parse` included.
 pub fn json_identical(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), x.is_f64(), y.is_f64()) {
-            (_, true, true) => {
-                let (p, q) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
-                p.to_bits() == q.to_bits()
-            }
-            (_, false, false) => x == y,
-            _ => false,
-        },
+        // A number in a vector file is a binary64; the kernel's own
+        // numbers are too (R4.4).
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
         (Value::Array(x), Value::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(u, v)| json_identical(u, v))
         }

@@ -300,13 +300,13 @@ fn r12_2_a_page_whose_after_is_near_the_last_u64_does_not_wrap() {
     let last = change(json!({
         "table": "tasks", "id": "t1", "op": "update", "data": {"a": 1},
         "field_meta": {"a": {"at": "2026-04-26T10:00:00.000Z", "origin": "user", "by": "x", "base": null}},
-        "client_id": "x", "server_seq": u64::MAX,
+        "client_id": "x", "server_seq": fieldmerge::SAFE_INTEGER_MAX,
     }));
     let mut state = fieldmerge::ReplicaState::of(&replica("me"));
-    state.cursor = Some(u64::MAX - 1);
+    state.cursor = Some(fieldmerge::SAFE_INTEGER_MAX - 1);
     let mut me = state.load().expect("a state at a high cursor loads");
     let forged = Page {
-        after: u64::MAX - 1,
+        after: fieldmerge::SAFE_INTEGER_MAX - 1,
         changes: vec![last.clone(), last],
         head: u64::MAX,
     };

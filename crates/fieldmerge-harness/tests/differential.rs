@@ -103,9 +103,9 @@ fn drop_part(action: &mut Action, j: usize) {
 }
 
 fn difference(kernel: &Value, model: &Value) -> Option<String> {
-    // Compared as text: `Value`'s `==` holds `-0.0` and `0.0` equal, which
-    // R4.4 does not.
-    let text = |v: &Value| serde_json::to_string(v).unwrap_or_default();
+    // Compared as canonical text: identity under the value model (R4.4),
+    // where `1` and `1.0` are one value.
+    let text = |v: &Value| fieldmerge::canonical_json(v);
     if text(kernel) == text(model) {
         return None;
     }

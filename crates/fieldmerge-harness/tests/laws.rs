@@ -100,11 +100,11 @@ macro_rules! laws {
     };
 }
 
-/// The canonical text of a value: `1` and `1.0`, `-0.0` and `0.0` differ,
-/// object keys are sorted. Equality of this text is R4.4 equality, and it
-/// is computed without the kernel's order.
+/// The canonical text of a value (R11.4): `1` and `1.0`, `-0.0` and `0`
+/// are one text, object keys are sorted. Equality of this text is R4.4
+/// equality, and it is computed without the kernel's order.
 fn text(v: &Value) -> String {
-    v.to_string()
+    fieldmerge::canonical_json(v)
 }
 
 /// Bit-for-bit equality through the `Debug` form, which spells `-0.0` and
@@ -212,7 +212,7 @@ laws! {
     }
 
     /// The value order is total, and two values are equal exactly when
-    /// their canonical spellings are (`1` is not `1.0`, `-0.0` not `0.0`).
+    /// their canonical texts are (`1` is `1.0`, `-0.0` is `0`).
     fn r4_4_value_order_is_total_and_equality_is_exact(u) {
         let (a, b, c) = (value(u)?, value(u)?, value(u)?);
         for (x, y) in [(&a, &b), (&b, &c), (&a, &c), (&a, &a)] {

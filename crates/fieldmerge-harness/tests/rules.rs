@@ -4,8 +4,8 @@
 
 use crate::support::*;
 use fieldmerge::{
-    cmp_values, decide, decode_changes, Actor, Base, ConflictRule, Decision, Delivery, Origin,
-    Page, Push, PushError, Record, RecordKey, Register, Replica, ReplicaState, Server,
+    cmp_values, decide, decode_changes, Actor, Base, ChangeError, ConflictRule, Decision, Delivery,
+    Origin, Page, Push, PushError, Record, RecordKey, Register, Replica, ReplicaState, Server,
     ServerConfig, Silence, Timestamp, Version, WriterId, SYSTEM_MIGRATION,
 };
 use serde_json::{json, Value};
@@ -204,16 +204,16 @@ fn r2_3_an_exhausted_clock_refuses_the_write_and_changes_nothing() {
 }
 
 #[test]
-fn r4_3_registers_are_equal_only_when_identical_so_minus_zero_differs() {
+fn r4_3_registers_are_equal_when_their_values_are_one_value_so_minus_zero_is_zero() {
     let a = user(json!(-0.0), 5, "w");
-    let b = user(json!(0.0), 5, "w");
-    assert_ne!(a, b);
-    assert_eq!(a, a.clone());
+    let b = user(json!(0), 5, "w");
+    assert_eq!(a, b);
+    assert_ne!(a, user(json!(0.5), 5, "w"));
     let mut ra = Record::new();
     ra.merge_register("n", &a, Delivery::Live);
     let mut rb = Record::new();
     rb.merge_register("n", &b, Delivery::Live);
-    assert_ne!(ra, rb);
+    assert_eq!(ra, rb);
 }
 
 #[test]
@@ -314,19 +314,19 @@ fn r4_4_json_values_have_one_total_order() {
     check(json!(1e300), json!(""), Less);
     check(json!("zzz"), json!([]), Less);
     check(json!([[[]]]), json!({}), Less);
-    check(json!(1), json!(1.0), Less);
+    check(json!(1), json!(1.0), Equal);
     check(json!(1), json!(1.5), Less);
     check(json!(2), json!(1.5), Greater);
-    check(json!(-0.0), json!(0.0), Less);
-    check(json!(0), json!(-0.0), Less);
-    check(json!(-1), json!(u64::MAX), Less);
-    check(json!(i64::MIN), json!(-9.3e18), Greater);
-    check(json!(u64::MAX), json!(1.8446744073709552e19), Less);
+    check(json!(-0.0), json!(0.0), Equal);
+    check(json!(0), json!(-0.0), Equal);
+    check(json!(-1), json!(1.8446744073709552e19), Less);
+    check(json!(-9.223372036854776e18), json!(-9.3e18), Greater);
     check(
-        json!(9007199254740993_u64),
+        json!(9007199254740992_u64),
         json!(9007199254740992.0),
-        Greater,
+        Equal,
     );
+    check(json!(9007199254740992_u64), json!(9007199254740994.0), Less);
     check(json!("B"), json!("a"), Less);
     check(json!("é"), json!("z"), Greater);
     check(json!([1, 2]), json!([1, 3]), Less);
@@ -433,9 +433,13 @@ fn r5_2_a_no_op_write_stamps_nothing_and_does_not_move_the_clock() {
         .unwrap();
     assert!(none.is_none());
     assert_eq!(snapshot(&phone), before);
-    // 1.0 is not 1 (R4.4): that write changes the value.
-    let some = phone
+    // 1.0 is 1 (R4.4): that write changes nothing either; 1.5 does.
+    let none = phone
         .write(&key("t1"), &Actor::User, &obj(json!({"n": 1.0})), t(9))
+        .unwrap();
+    assert!(none.is_none());
+    let some = phone
+        .write(&key("t1"), &Actor::User, &obj(json!({"n": 1.5})), t(9))
         .unwrap();
     assert_eq!(some.unwrap().writes().count(), 1);
 }
@@ -981,7 +985,9 @@ fn r11_4_encoding_is_canonical_and_round_trips() {
     let text = serde_json::to_string(&out).unwrap();
     let back = decode_changes(format!("[{text}]").as_bytes()).unwrap();
     assert_eq!(back, vec![c]);
-    assert_eq!(back[0].write("b").unwrap().value, json!([1.5, -0.0]));
+    // Canonical (R4.4): -0.0 is the integer 0.
+    assert_eq!(back[0].write("b").unwrap().value, json!([1.5, 0]));
+    assert!(back[0].write("b").unwrap().value[1].is_i64());
 }
 
 #[test]
@@ -1597,21 +1603,24 @@ fn r12_5_a_state_whose_parts_contradict_each_other_is_refused() {
         json!({"client_id": "phone", "outbox": [pending("phone", 4)], "next_seq": 4}),
         "state_inconsistent",
     );
+    // A counter past 2^53 does not read from text (R11.6); in memory it is
+    // refused by the load's own check.
     check(
-        json!({"client_id": "phone", "next_seq": u64::MAX}),
-        "state_inconsistent",
+        json!({"client_id": "phone", "next_seq": 9007199254740994_u64}),
+        "state_json",
     );
-    // Sequence numbers stay below 2^63: the bound loads, one past it not.
-    check(
-        json!({"client_id": "phone", "next_seq": 1u64 << 63}),
-        "state_inconsistent",
-    );
+    let mut past = ReplicaState::of(&replica("phone"));
+    past.next_seq = Some(fieldmerge::SAFE_INTEGER_MAX + 1);
+    assert_eq!(past.load().unwrap_err().code(), "state_inconsistent");
+    past.next_seq = Some(fieldmerge::SAFE_INTEGER_MAX);
+    assert!(past.load().is_ok());
+    // Sequence numbers stay at most 2^53: the bound loads from text.
     let last = ReplicaState::load_json(
-        json!({"client_id": "phone", "next_seq": i64::MAX})
+        json!({"client_id": "phone", "next_seq": fieldmerge::SAFE_INTEGER_MAX})
             .to_string()
             .as_bytes(),
     );
-    assert_eq!(last.unwrap().next_seq(), i64::MAX as u64);
+    assert_eq!(last.unwrap().next_seq(), fieldmerge::SAFE_INTEGER_MAX);
     check(
         json!({"client_id": "phone", "outbox": [{"table": "tasks"}]}),
         "missing",
@@ -1718,37 +1727,58 @@ fn r12_2_an_own_change_found_in_the_log_acknowledges_it_and_every_earlier_one() 
 }
 
 #[test]
-fn r4_4_integer_spellings_are_the_64_bit_range_and_everything_else_is_a_float() {
-    let batch = |n: &str| {
+fn r4_4_a_number_is_its_binary64_and_a_spelling_that_would_round_is_refused() {
+    fn decode(n: &str) -> Result<Value, ChangeError> {
         let text = format!(
             r#"[{{"table": "t", "id": "i", "op": "update", "data": {{"a": {n}}},
             "field_meta": {{"a": {{"at": "2026-04-26T10:00:00.000Z", "origin": "user"}}}}, "client_id": "c"}}]"#
         );
-        decode_changes(text.as_bytes()).unwrap()[0]
-            .write("a")
-            .unwrap()
-            .value
-            .clone()
-    };
-    assert_eq!(cmp_values(&batch("-0"), &json!(-0.0)), Ordering::Equal);
+        decode_changes(text.as_bytes()).map(|c| c[0].write("a").unwrap().value.clone())
+    }
+    fn check(n: &str, canonical: &str) {
+        let v = decode(n).unwrap_or_else(|e| panic!("{n}: {e}"));
+        assert_eq!(fieldmerge::canonical_json(&v), canonical, "{n}");
+    }
+    fn refused(n: &str) {
+        let err = decode(n).expect_err(n);
+        assert_eq!(
+            (err.kind.code(), err.field.as_deref()),
+            ("bad_number", Some("a")),
+            "{n}"
+        );
+    }
+    check("-0", "0");
+    check("1.0", "1");
+    check("1e0", "1");
+    check("10E-1", "1");
+    check("100000000000000000000", "100000000000000000000");
+    check("1e21", "1e+21");
+    check("123456789012345680000", "123456789012345680000");
+    check("0.000001", "0.000001");
+    check("1e-7", "1e-7");
+    check("9007199254740992", "9007199254740992");
+    check("9007199254740994", "9007199254740994");
+    check("1.7976931348623157e308", "1.7976931348623157e+308");
+    check("5e-324", "5e-324");
+    check("-0.1", "-0.1");
+    refused("9007199254740993");
+    refused("18446744073709551615");
+    refused("-9223372036854775809");
+    refused("0.30000000000000001");
+    refused("1e400");
+    refused("1e-400");
+    refused("12345678901234567891");
+    // In memory as in text: an integer is read as its decimal.
     assert_eq!(
-        cmp_values(&batch("-0"), &json!(0)),
-        Ordering::Greater,
-        "float after integer"
+        fieldmerge::canonical_value(&json!(u64::MAX))
+            .unwrap_err()
+            .code(),
+        "bad_number"
     );
     assert_eq!(
-        cmp_values(&batch("100000000000000000000"), &json!(1e20)),
-        Ordering::Equal
+        fieldmerge::canonical_value(&json!(1_152_921_504_606_847_000_u64)).unwrap(),
+        json!(1.152921504606847e18)
     );
-    assert_eq!(
-        cmp_values(&batch("18446744073709551615"), &json!(u64::MAX)),
-        Ordering::Equal
-    );
-    assert_eq!(
-        cmp_values(&batch("-9223372036854775808"), &json!(i64::MIN)),
-        Ordering::Equal
-    );
-    assert_eq!(cmp_values(&batch("1e2"), &json!(100.0)), Ordering::Equal);
 }
 
 #[test]
@@ -1821,4 +1851,60 @@ fn r6_9_a_pending_user_edit_lost_to_a_legacy_change_in_hydration_is_reported() {
         .unwrap();
     assert!(report.conflicts.is_empty());
     assert_eq!(report.tally.overwrite_legacy_hydration, 1);
+}
+
+#[test]
+fn r11_7_every_text_is_read_by_one_reader_that_refuses_a_member_twice() {
+    fn check(code: &str, got: Option<&str>) {
+        assert_eq!(got, Some(code));
+    }
+    // A stored state, a push, a page: the same rules as a batch.
+    let state = br#"{"client_id": "phone", "client_id": "phone"}"#;
+    check(
+        "state_json",
+        ReplicaState::load_json(state)
+            .err()
+            .as_ref()
+            .map(|e| e.code()),
+    );
+    let state = br#"{"client_id": "phone", "next_seq": 1e400}"#;
+    let err = ReplicaState::load_json(state).unwrap_err();
+    assert!(err.to_string().contains("1e400"), "{err}");
+    let push = br#"{"client_id": "p", "client_id": "q", "changes": []}"#;
+    let err = Push::from_json(push).unwrap_err();
+    assert_eq!((err.kind.code(), err.index), ("duplicate_member", 0));
+    let page = br#"{"after": 0, "changes": [], "head": 0, "head": 1}"#;
+    check(
+        "duplicate_member",
+        Page::from_json(page).err().as_ref().map(|e| e.kind.code()),
+    );
+    // A lone surrogate is not text any stack keeps.
+    check(
+        "json",
+        fieldmerge::read_json(br#""\udfff""#)
+            .err()
+            .as_ref()
+            .map(|e| e.kind.code()),
+    );
+    // The same number refused in memory, from a write (R4.4).
+    let err = replica("phone")
+        .write(&key("t1"), &Actor::User, &obj(json!({"n": u64::MAX})), t(0))
+        .unwrap_err();
+    assert_eq!(err.code(), "bad_number");
+    // And canonicalised when it is a value: 1.0 is stored as 1.
+    let mut phone = replica("phone");
+    let change = phone
+        .write(
+            &key("t1"),
+            &Actor::User,
+            &obj(json!({"n": 1.0, "z": -0.0})),
+            t(0),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        fieldmerge::canonical_json(&change.to_wire()["data"]),
+        r#"{"n":1,"z":0}"#
+    );
+    assert!(change.write("n").unwrap().value.is_i64());
 }

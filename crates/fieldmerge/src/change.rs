@@ -6,10 +6,12 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::error::{ChangeError, ChangeErrorKind};
-use crate::json::{value_depth, ParseError, PathStep, VALUE_DEPTH_MAX};
+use crate::json::{check_value, ValueFault};
 use crate::origin::Origin;
 use crate::record::{RecordKey, FIELD_META_KEY, SHADOW_FIELD, TOMBSTONE_FIELD};
 use crate::register::{Base, Register, Version, WriterId};
+pub(crate) use crate::text::bounded;
+use crate::text::{Fault, FaultKind, PathStep};
 use crate::timestamp::Timestamp;
 
 /// The longest table, id, field or writer name, in bytes (SPEC R11.6).
@@ -80,15 +82,23 @@ impl Change {
         check_name(&key.id, "id").map_err(|k| err(None, k))?;
         check_name(client_id.as_str(), "client_id").map_err(|k| err(None, k))?;
         let mut sorted: Vec<(Arc<str>, Register)> = Vec::with_capacity(writes.len());
-        for (name, reg) in writes {
-            check_field(&name, &reg.value).map_err(|k| err(Some(&name), k))?;
+        for (name, mut reg) in writes {
+            if let Some(canonical) =
+                check_field(&name, &reg.value).map_err(|k| err(Some(&name), k))?
+            {
+                reg.value = canonical;
+            }
             check_writers(&reg).map_err(|k| err(Some(&name), k))?;
             sorted.push((Arc::from(name.as_str()), reg));
         }
         sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         // Two writes to one field: refused, never one of them dropped.
         if let Some(pair) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(err(Some(&pair[0].0), ChangeErrorKind::DuplicateMember));
+            let path = "field".to_owned();
+            return Err(err(
+                Some(&pair[0].0),
+                ChangeErrorKind::DuplicateMember { path },
+            ));
         }
         let change = Change {
             key,
@@ -296,10 +306,9 @@ impl Change {
         let seq = |name: &'static str| -> Result<Option<u64>, ChangeErrorKind> {
             match obj.get(name) {
                 None => Ok(None),
-                Some(v) => v
-                    .as_u64()
+                Some(v) => crate::number::counter(v)
                     .map(Some)
-                    .ok_or_else(|| wrong_type(name, "an unsigned integer")),
+                    .ok_or_else(|| wrong_type(name, COUNTER)),
             }
         };
         let client_seq = seq("client_seq").map_err(|k| fail(&err, None, k))?;
@@ -323,7 +332,8 @@ impl Change {
         // `serde_json::Map` iterates in key order, so `writes` comes out sorted
         // by name (byte order equals `String` order).
         for (name, value) in data {
-            check_field(name, value).map_err(|k| fail(&err, Some(name), k))?;
+            let canonical = check_field(name, value).map_err(|k| fail(&err, Some(name), k))?;
+            let value = canonical.as_ref().unwrap_or(value);
             let m = meta
                 .get(name)
                 .ok_or_else(|| fail(&err, Some(name), ChangeErrorKind::DataWithoutMeta))?;
@@ -397,33 +407,71 @@ impl<'de> serde::Deserialize<'de> for Change {
 /// assert_eq!(err.kind.code(), "missing");
 /// ```
 pub fn decode_changes(bytes: &[u8]) -> Result<Vec<Change>, ChangeError> {
-    let top = |kind| ChangeError {
+    // A value sits three levels deep: the batch array, the change object,
+    // its `data` object (SPEC R11.1).
+    let value = crate::text::read(bytes, 3).map_err(|fault| batch_fault(fault, 0))?;
+    decode_change_values(&value)
+}
+
+/// Reads one JSON value from text under the value model (SPEC R4.4,
+/// R11.7): I-JSON, nested at most [`VALUE_DEPTH_MAX`](crate::VALUE_DEPTH_MAX)
+/// levels, numbers in canonical representation. [`canonical_json`](crate::canonical_json)
+/// writes it back.
+///
+/// # Errors
+/// A [`ChangeError`] with index 0: `json` (not JSON text, the byte offset in
+/// its message), `duplicate_member`, `bad_number` or `too_deep`.
+///
+/// # Example
+/// ```
+/// let v = fieldmerge::read_json(br#"{"b": 1.0, "a": -0}"#).unwrap();
+/// assert_eq!(fieldmerge::canonical_json(&v), r#"{"a":0,"b":1}"#);
+/// let err = fieldmerge::read_json(br#"{"a": 1, "a": 2}"#).unwrap_err();
+/// assert_eq!(err.kind.code(), "duplicate_member");
+/// ```
+pub fn read_json(text: &[u8]) -> Result<Value, ChangeError> {
+    crate::text::read(text, 0).map_err(|fault| batch_fault(fault, usize::MAX))
+}
+
+/// The error of a batch's text fault (SPEC R11.5, R11.7), the batch sitting
+/// `at` steps into the document's path: it names the change by the index
+/// after the batch, and the field when the fault lies under its `data` or
+/// `field_meta`; a fault outside every change has index 0.
+pub(crate) fn batch_fault(fault: Fault, at: usize) -> ChangeError {
+    let mut err = ChangeError {
         index: 0,
         table: String::new(),
         id: String::new(),
         field: None,
-        kind,
+        kind: ChangeErrorKind::Json {
+            message: fault.to_string(),
+        },
     };
-    // A value sits three levels deep: the batch array, the change object,
-    // its `data` object (SPEC R11.1).
-    let value: Value = crate::json::parse_bounded(bytes, 3).map_err(|e| match e {
-        // SPEC R11.5: too deep from text as in memory, naming the change
-        // and, when the value is a field's, the field.
-        ParseError::TooDeep(deep) => {
-            let mut err = top(ChangeErrorKind::TooDeep);
-            if let Some(PathStep::Index(i)) = deep.path.first() {
-                err.index = *i;
-            }
-            if let [_, PathStep::Key(Some(member)), PathStep::Key(Some(field))] = &deep.path[..] {
-                if member == "data" {
-                    err.field = Some(field.clone());
-                }
-            }
-            err
+    // Text that is not JSON is a batch-level error (index 0); the byte
+    // offset in its message says where.
+    let rest = match fault.kind {
+        FaultKind::Syntax(_) => &[][..],
+        _ => fault.path.get(at..).unwrap_or_default(),
+    };
+    if let Some(PathStep::Index(i)) = rest.first() {
+        err.index = *i;
+    }
+    if let [_, PathStep::Key(member), PathStep::Key(field), ..] = rest {
+        if member == "data" || member == "field_meta" {
+            err.field = Some(bounded(field));
         }
-        ParseError::Json(message) => top(ChangeErrorKind::Json { message }),
-    })?;
-    decode_change_values(&value)
+    }
+    err.kind = match fault.kind {
+        FaultKind::Syntax(_) => err.kind,
+        FaultKind::TooDeep => ChangeErrorKind::TooDeep,
+        FaultKind::DuplicateMember(name) => ChangeErrorKind::DuplicateMember {
+            path: bounded(&name),
+        },
+        FaultKind::BadNumber(text) => ChangeErrorKind::BadNumber {
+            text: bounded(&text),
+        },
+    };
+    err
 }
 
 /// [`decode_changes`] over an already parsed JSON value.
@@ -457,17 +505,6 @@ fn wrong_type(path: &str, expected: &'static str) -> ChangeErrorKind {
     }
 }
 
-/// At most the first [`NAME_BYTES_MAX`] bytes of `text` (on a character
-/// boundary): what an error echoes of input, so a 10 MB name makes a short
-/// error, not a 20 MB one.
-pub(crate) fn bounded(text: &str) -> String {
-    let mut end = text.len().min(NAME_BYTES_MAX);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
-}
-
 pub(crate) fn check_name(name: &str, what: &'static str) -> Result<(), ChangeErrorKind> {
     if name.is_empty() || name.len() > NAME_BYTES_MAX {
         return Err(ChangeErrorKind::BadName { what });
@@ -489,16 +526,23 @@ fn check_writers(reg: &Register) -> Result<(), ChangeErrorKind> {
     }
 }
 
-pub(crate) fn check_field(name: &str, value: &Value) -> Result<(), ChangeErrorKind> {
+/// Checks a field's name and value (SPEC R5.5, R4.4, R11.6); returns the
+/// value in canonical representation when it is not already.
+pub(crate) fn check_field(name: &str, value: &Value) -> Result<Option<Value>, ChangeErrorKind> {
     check_name(name, "field")?;
     if name == SHADOW_FIELD || name == FIELD_META_KEY {
         return Err(ChangeErrorKind::LocalOnlyField);
     }
-    if value_depth(value) > VALUE_DEPTH_MAX {
-        return Err(ChangeErrorKind::TooDeep);
-    }
-    Ok(())
+    check_value(value).map_err(|fault| match fault {
+        ValueFault::TooDeep => ChangeErrorKind::TooDeep,
+        ValueFault::BadNumber(text) => ChangeErrorKind::BadNumber {
+            text: bounded(&text),
+        },
+    })
 }
+
+/// What a counter member must be (SPEC R11.6).
+pub(crate) const COUNTER: &str = "an integer from 0 to 2^53";
 
 /// Decodes one field's metadata `{at, origin, by?, base?}` around its value.
 pub(crate) fn register_from_wire(

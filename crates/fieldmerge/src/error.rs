@@ -101,9 +101,23 @@ pub enum ChangeErrorKind {
     /// A `delete` that does not set the tombstone to a non-null value.
     #[error("a delete must set deletedAt to a non-null value")]
     DeleteWithoutTombstone,
-    /// The same field (or member) twice: one of them would be lost.
-    #[error("the field is written twice")]
-    DuplicateMember,
+    /// The same field twice in a change built in memory, or a member name
+    /// twice in one object of JSON text (SPEC R11.7): one of them would be
+    /// lost, and two readers would keep different ones.
+    #[error("{path} appears twice")]
+    DuplicateMember {
+        /// The member's name (at most 256 bytes of it), or `field` for a
+        /// change built in memory (the error names the field).
+        path: String,
+    },
+    /// A number that is not a binary64 exactly (SPEC R4.4): an integer past
+    /// 2^53 that is not the shortest decimal of its binary64, more digits
+    /// than a binary64 holds, or out of range.
+    #[error("number {text} would be rounded: write the shortest decimal of a binary64")]
+    BadNumber {
+        /// The number's text (at most 256 bytes of it).
+        text: String,
+    },
 }
 
 impl ChangeErrorKind {
@@ -124,7 +138,8 @@ impl ChangeErrorKind {
             ChangeErrorKind::LocalOnlyField => "local_only_field",
             ChangeErrorKind::TooDeep => "too_deep",
             ChangeErrorKind::TooManyFields => "too_many_fields",
-            ChangeErrorKind::DuplicateMember => "duplicate_member",
+            ChangeErrorKind::DuplicateMember { .. } => "duplicate_member",
+            ChangeErrorKind::BadNumber { .. } => "bad_number",
             ChangeErrorKind::DeleteWithoutTombstone => "delete_without_tombstone",
         }
     }
@@ -158,6 +173,14 @@ pub enum WriteError {
         /// The field.
         field: String,
     },
+    /// A value holds a number that is not a binary64 exactly (SPEC R4.4).
+    #[error("field {field:?}: number {text} would be rounded")]
+    BadNumber {
+        /// The field.
+        field: String,
+        /// The number's text.
+        text: String,
+    },
     /// More than [`FIELDS_PER_CHANGE_MAX`](crate::FIELDS_PER_CHANGE_MAX) fields.
     #[error("a write may touch at most 1024 fields")]
     TooManyFields,
@@ -181,6 +204,7 @@ impl WriteError {
             WriteError::BadName { .. } => "bad_name",
             WriteError::ReservedField { .. } => "reserved_field",
             WriteError::TooDeep { .. } => "too_deep",
+            WriteError::BadNumber { .. } => "bad_number",
             WriteError::TooManyFields => "too_many_fields",
             WriteError::NoSuchRecord { .. } => "no_such_record",
             WriteError::ClockExhausted => "clock_exhausted",

@@ -289,6 +289,7 @@ impl<'de> Deserialize<'de> for Register {
         let value = m
             .remove("value")
             .ok_or_else(|| D::Error::custom("a register needs value"))?;
+        let value = crate::json::canonical_clone(&value);
         register_from_wire(&value, &Value::Object(m), &WriterId::default())
             .map_err(D::Error::custom)
     }
@@ -594,7 +595,9 @@ fn uint_member(
         (None, None) => Err(message_error(ChangeErrorKind::Missing {
             path: name.into(),
         })),
-        (Some(v), _) => v.as_u64().ok_or_else(|| wrong(name, "an unsigned integer")),
+        (Some(v), _) => {
+            crate::number::counter(v).ok_or_else(|| wrong(name, crate::change::COUNTER))
+        }
     }
 }
 
@@ -608,15 +611,16 @@ fn changes_member(m: &Map<String, Value>) -> Result<Vec<Change>, ChangeError> {
 }
 
 fn parse_message(bytes: &[u8]) -> Result<Value, ChangeError> {
-    crate::json::parse_bounded(bytes, MESSAGE_WRAPPERS).map_err(|e| match e {
-        crate::json::ParseError::TooDeep(deep) => {
-            let mut err = message_error(ChangeErrorKind::TooDeep);
-            if let [_, crate::json::PathStep::Index(i), ..] = &deep.path[..] {
-                err.index = *i;
-            }
-            err
-        }
-        crate::json::ParseError::Json(message) => message_error(ChangeErrorKind::Json { message }),
+    crate::text::read(bytes, MESSAGE_WRAPPERS).map_err(|fault| {
+        // A fault inside a change names the change by its index in the
+        // message's `changes` (SPEC R11.5); any other has index 0.
+        let changes = crate::text::PathStep::Key("changes".to_owned());
+        let at = fault
+            .path
+            .iter()
+            .position(|step| *step == changes)
+            .map_or(usize::MAX, |p| p + 1);
+        crate::change::batch_fault(fault, at)
     })
 }
 

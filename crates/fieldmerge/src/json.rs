@@ -5,170 +5,120 @@ use std::cmp::Ordering;
 
 use serde_json::{Number, Value};
 
+use crate::error::ChangeErrorKind;
+use crate::number::{canonical, number_value};
+
 /// The deepest nesting of arrays and objects a value may have (SPEC R11.6).
-/// It matches `serde_json`'s own parser limit, so every value that decodes
-/// from the wire is accepted, and it bounds the recursion of [`cmp_values`].
+/// It bounds the recursion of [`cmp_values`] over every value the kernel
+/// holds.
 pub const VALUE_DEPTH_MAX: usize = 128;
 
-/// Parses JSON text whose values sit up to `wrappers` levels deep inside
-/// the document's own structure (a batch array, a change object, its `data`
-/// object, ...), so that every value nested at most [`VALUE_DEPTH_MAX`]
-/// levels decodes (SPEC R11.4, R11.6). `serde_json`'s own limit refuses any
-/// document nested deeper than 127 levels, which would refuse valid values
-/// once wrapped; so the nesting is bounded here first, without recursion,
-/// and the parser's limit is lifted for the bounded document only.
-pub(crate) fn parse_bounded<T: serde::de::DeserializeOwned>(
-    bytes: &[u8],
-    wrappers: usize,
-) -> Result<T, ParseError> {
-    if let Some(deep) = nesting_beyond(bytes, VALUE_DEPTH_MAX + wrappers, wrappers) {
-        return Err(ParseError::TooDeep(deep));
+/// What is wrong with a value built in memory or read from text (SPEC
+/// R4.4, R11.6).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ValueFault {
+    /// Nested deeper than [`VALUE_DEPTH_MAX`].
+    TooDeep,
+    /// A number that is no binary64 exactly: its text.
+    BadNumber(String),
+}
+
+/// Checks a value in one walk, without recursion: its depth (R11.6) and
+/// its numbers (R4.4). Returns the value in canonical representation
+/// (R4.4) when it is not already, so equal values have one representation.
+pub(crate) fn check_value(value: &Value) -> Result<Option<Value>, ValueFault> {
+    // Most values are scalars: no stack to allocate.
+    match value {
+        Value::Number(n) => return checked_number(n),
+        Value::Array(_) | Value::Object(_) => {}
+        _ => return Ok(None),
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    de.disable_recursion_limit();
-    let json = |e: serde_json::Error| ParseError::Json(e.to_string());
-    let value = T::deserialize(&mut de).map_err(json)?;
-    de.end().map_err(json)?;
-    Ok(value)
-}
-
-/// Why [`parse_bounded`] refused a text.
-#[derive(Debug)]
-pub(crate) enum ParseError {
-    /// Nested deeper than any valid document: some value is nested deeper
-    /// than [`VALUE_DEPTH_MAX`] (refused before parsing, so hostile nesting
-    /// never recurses).
-    TooDeep(TooDeep),
-    /// Not JSON, or not of the expected shape: the parser's message.
-    Json(String),
-}
-
-/// Where a text first nests deeper than its limit.
-#[derive(Debug)]
-pub(crate) struct TooDeep {
-    /// The byte offset of the bracket that went one level too deep.
-    pub at: usize,
-    /// The array indexes and object keys leading to it, outermost first,
-    /// for the document's own levels (the `wrappers` of [`parse_bounded`]).
-    pub path: Vec<PathStep>,
-}
-
-/// One step of a [`TooDeep`] path.
-#[derive(Debug, PartialEq)]
-pub(crate) enum PathStep {
-    /// An array element, by position.
-    Index(usize),
-    /// An object member, by key (`None` when its key could not be read).
-    Key(Option<String>),
-}
-
-impl std::fmt::Display for ParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ParseError::TooDeep(deep) => write!(
-                f,
-                "nested deeper than {VALUE_DEPTH_MAX} levels of value at byte {}",
-                deep.at
-            ),
-            ParseError::Json(message) => f.write_str(message),
-        }
-    }
-}
-
-// The containers open at one of the document's own levels, while scanning.
-struct Frame {
-    object: bool,
-    index: usize,
-    // In an object: whether the next string is a key, and the last key's span.
-    expect_key: bool,
-    key: Option<(usize, usize)>,
-}
-
-/// Where the text's nesting of arrays and objects first exceeds `limit`,
-/// counting brackets outside strings, with the path through the outermost
-/// `kept` levels. It never undercounts what a JSON parser would nest
-/// before its first error, and it keeps at most `kept` frames.
-fn nesting_beyond(bytes: &[u8], limit: usize, kept: usize) -> Option<TooDeep> {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    let mut frames: Vec<Frame> = Vec::with_capacity(kept);
-    let mut key_start: Option<usize> = None;
-    for (i, &b) in bytes.iter().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-                if let (Some(start), Some(top)) = (key_start.take(), frames.last_mut()) {
-                    top.key = Some((start, i + 1));
+    let mut canonical_needed = false;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        match v {
+            Value::Array(items) => {
+                if depth + 1 > VALUE_DEPTH_MAX {
+                    return Err(ValueFault::TooDeep);
                 }
+                stack.extend(items.iter().map(|item| (item, depth + 1)));
             }
-            continue;
-        }
-        match b {
-            b'"' => {
-                in_string = true;
-                if let Some(top) = frames.last_mut().filter(|_| depth <= kept) {
-                    if top.object && top.expect_key {
-                        top.expect_key = false;
-                        key_start = Some(i);
-                    }
+            Value::Object(entries) => {
+                if depth + 1 > VALUE_DEPTH_MAX {
+                    return Err(ValueFault::TooDeep);
                 }
+                stack.extend(entries.values().map(|item| (item, depth + 1)));
             }
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > limit {
-                    return Some(TooDeep {
-                        at: i,
-                        path: frames.iter().map(|f| step(bytes, f)).collect(),
-                    });
-                }
-                if depth <= kept {
-                    frames.push(Frame {
-                        object: b == b'{',
-                        index: 0,
-                        expect_key: b == b'{',
-                        key: None,
-                    });
-                }
-            }
-            b']' | b'}' => {
-                if depth <= kept {
-                    frames.pop();
-                }
-                depth = depth.saturating_sub(1);
-            }
-            b',' if depth <= kept => {
-                if let Some(top) = frames.last_mut() {
-                    top.index += 1;
-                    top.expect_key = top.object;
-                }
-            }
+            Value::Number(n) => canonical_needed |= checked_number(n)?.is_some(),
             _ => {}
         }
     }
-    None
+    Ok(canonical_needed.then(|| canonical_numbers(value)))
 }
 
-fn step(bytes: &[u8], frame: &Frame) -> PathStep {
-    if frame.object {
-        PathStep::Key(
-            frame
-                .key
-                .and_then(|(from, to)| serde_json::from_slice::<String>(&bytes[from..to]).ok()),
-        )
-    } else {
-        PathStep::Index(frame.index)
+fn checked_number(n: &Number) -> Result<Option<Value>, ValueFault> {
+    let x = number_value(n).ok_or_else(|| ValueFault::BadNumber(n.to_string()))?;
+    let c = canonical(x).ok_or_else(|| ValueFault::BadNumber(n.to_string()))?;
+    Ok((c != *n).then_some(Value::Number(c)))
+}
+
+/// `value` in canonical representation (SPEC R4.4): every number an integer
+/// when it is one within ±2^53, else a float, `-0` as `0`, so equal values
+/// are one `Value` and `==` on canonical values is R4.4's equality.
+///
+/// # Errors
+/// `too_deep` past [`VALUE_DEPTH_MAX`] levels, `bad_number` for an integer
+/// that no binary64 holds exactly.
+///
+/// # Example
+/// ```
+/// use serde_json::json;
+/// let v = fieldmerge::canonical_value(&json!([1.0, -0.0, 0.5])).unwrap();
+/// assert_eq!(v, json!([1, 0, 0.5]));
+/// assert_eq!(fieldmerge::canonical_value(&json!(9007199254740993u64)).unwrap_err().code(), "bad_number");
+/// ```
+pub fn canonical_value(value: &Value) -> Result<Value, ChangeErrorKind> {
+    match check_value(value) {
+        Ok(Some(canonical)) => Ok(canonical),
+        Ok(None) => Ok(value.clone()),
+        Err(ValueFault::TooDeep) => Err(ChangeErrorKind::TooDeep),
+        // A number's text is short: nothing to bound.
+        Err(ValueFault::BadNumber(text)) => Err(ChangeErrorKind::BadNumber { text }),
+    }
+}
+
+/// A copy of a checked value in canonical representation (R4.4).
+pub(crate) fn canonical_clone(value: &Value) -> Value {
+    match check_value(value) {
+        Ok(Some(canonical)) => canonical,
+        _ => value.clone(),
+    }
+}
+
+/// `value` with every number in canonical representation; a value that
+/// passed [`check_value`] (so no number fails to convert, and the depth is
+/// bounded, which bounds this recursion).
+fn canonical_numbers(value: &Value) -> Value {
+    match value {
+        Value::Number(n) => number_value(n)
+            .and_then(canonical)
+            .map_or_else(|| value.clone(), Value::Number),
+        Value::Array(items) => Value::Array(items.iter().map(canonical_numbers).collect()),
+        Value::Object(entries) => Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.clone(), canonical_numbers(v)))
+                .collect(),
+        ),
+        _ => value.clone(),
     }
 }
 
 /// The total order over JSON values of SPEC R4.4.
 ///
 /// Types rank `null < false < true < numbers < strings < arrays < objects`.
-/// Numbers compare by mathematical value, exactly (no rounding through
-/// `f64`); at equal value an integer spelling sorts before a float spelling
-/// and `-0.0` before `0.0`. Strings compare by their UTF-8 bytes. Arrays and
+/// Numbers compare by their binary64 value: `1`, `1.0` and `1e0` are one
+/// value, and `-0` is `0`. Strings compare by their UTF-8 bytes. Arrays and
 /// objects compare element by element (objects as their key-sorted entries,
 /// key bytes first), a proper prefix sorting first.
 ///
@@ -177,8 +127,9 @@ fn step(bytes: &[u8], frame: &Frame) -> PathStep {
 /// use fieldmerge::cmp_values;
 /// use serde_json::json;
 /// use std::cmp::Ordering;
-/// assert_eq!(cmp_values(&json!(1), &json!(1.0)), Ordering::Less);
-/// assert_eq!(cmp_values(&json!(-0.0), &json!(0.0)), Ordering::Less);
+/// assert_eq!(cmp_values(&json!(1), &json!(1.0)), Ordering::Equal);
+/// assert_eq!(cmp_values(&json!(-0.0), &json!(0)), Ordering::Equal);
+/// assert_eq!(cmp_values(&json!(0.5), &json!(1)), Ordering::Less);
 /// assert_eq!(cmp_values(&json!("B"), &json!("a")), Ordering::Less);
 /// assert_eq!(cmp_values(&json!([1]), &json!([1, 0])), Ordering::Less);
 /// ```
@@ -214,8 +165,8 @@ pub fn cmp_values(a: &Value, b: &Value) -> Ordering {
     }
 }
 
-/// Equality under [`cmp_values`]: `1` and `1.0` differ, `-0.0` and `0.0`
-/// differ. This is the "deep JSON equality" of SPEC R5 and R6.
+/// Equality under [`cmp_values`]: `1` and `1.0` are equal, as are `-0` and
+/// `0`. This is the "deep JSON equality" of SPEC R5 and R6.
 pub fn values_equal(a: &Value, b: &Value) -> bool {
     cmp_values(a, b) == Ordering::Equal
 }
@@ -257,19 +208,14 @@ fn type_rank(v: &Value) -> u8 {
 }
 
 fn cmp_numbers(x: &Number, y: &Number) -> Ordering {
-    match (integer(x), integer(y)) {
-        (Some(i), Some(j)) => i.cmp(&j),
-        (Some(i), None) => cmp_int_float(i, float(y)).then(Ordering::Less),
-        (None, Some(j)) => cmp_int_float(j, float(x)).reverse().then(Ordering::Greater),
-        (None, None) => {
-            let (f, g) = (float(x), float(y));
-            // No NaN exists in a `serde_json::Number`; `total_cmp` only
-            // separates -0.0 from 0.0 once the values compare equal.
-            f.partial_cmp(&g)
-                .unwrap_or(Ordering::Equal)
-                .then_with(|| f.total_cmp(&g))
-        }
+    // Integers compare exactly (an integer past 2^53 built in memory is
+    // refused at every entry, but the order stays total for it too).
+    if let (Some(i), Some(j)) = (integer(x), integer(y)) {
+        return i.cmp(&j);
     }
+    // No NaN exists in a `serde_json::Number`, so this order is total, and
+    // `-0.0 == 0.0` under it, as R4.4 wants.
+    float(x).partial_cmp(&float(y)).unwrap_or(Ordering::Equal)
 }
 
 fn integer(n: &Number) -> Option<i128> {
@@ -279,24 +225,5 @@ fn integer(n: &Number) -> Option<i128> {
 }
 
 fn float(n: &Number) -> f64 {
-    // A number that is not an integer is always an f64 in serde_json without
-    // `arbitrary_precision`.
     n.as_f64().unwrap_or(0.0)
-}
-
-/// Exact comparison of an integer with a finite float, by mathematical value.
-fn cmp_int_float(i: i128, f: f64) -> Ordering {
-    // `as` saturates; every integer here fits in i128 with room to spare, so a
-    // saturated float is strictly beyond it and the order stays exact.
-    let whole = f.trunc() as i128;
-    i.cmp(&whole).then_with(|| {
-        let frac = f - f.trunc();
-        if frac > 0.0 {
-            Ordering::Less
-        } else if frac < 0.0 {
-            Ordering::Greater
-        } else {
-            Ordering::Equal
-        }
-    })
 }

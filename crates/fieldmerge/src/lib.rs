@@ -78,6 +78,7 @@ mod forms;
 mod json;
 mod memory;
 mod merge;
+mod number;
 mod origin;
 mod patch;
 mod protocol;
@@ -89,11 +90,12 @@ mod report;
 mod server;
 mod state;
 mod stored;
+mod text;
 mod timestamp;
 
 pub use crate::change::{
-    decode_change_values, decode_changes, encode_changes, Change, Op, FIELDS_PER_CHANGE_MAX,
-    NAME_BYTES_MAX,
+    decode_change_values, decode_changes, encode_changes, read_json, Change, Op,
+    FIELDS_PER_CHANGE_MAX, NAME_BYTES_MAX,
 };
 pub use crate::classify::{decide, ConflictRule, Context, Decision, Delivery, Silence};
 pub use crate::error::{
@@ -101,8 +103,9 @@ pub use crate::error::{
     PushError, StateError, WriteError,
 };
 pub use crate::forms::ErrorBody;
-pub use crate::json::{cmp_values, value_depth, values_equal, VALUE_DEPTH_MAX};
+pub use crate::json::{canonical_value, cmp_values, value_depth, values_equal, VALUE_DEPTH_MAX};
 pub use crate::memory::Server;
+pub use crate::number::SAFE_INTEGER_MAX;
 pub use crate::origin::{Actor, Origin, SYSTEM_BOOTSTRAP, SYSTEM_MIGRATION};
 pub use crate::protocol::{Page, Pull, Push, PushReply};
 pub use crate::record::{
@@ -120,6 +123,7 @@ pub use crate::state::{
     record_from_json, record_to_json, register_to_json, ClockState, ReplicaState,
 };
 pub use crate::stored::{StoredError, StoredReplica};
+pub use crate::text::canonical_json;
 pub use crate::timestamp::{Timestamp, TimestampError};
 
 // The README's example is compiled and run as a doctest, so it cannot rot.

@@ -28,7 +28,7 @@ pub(crate) enum Tombstone {
 /// the first failure winning: the table, the id, the writer's id (`what`
 /// names it: `client_id` or `writer`), the field count, then each field in
 /// the patch's order (the tombstone where refused, the local-only names, the
-/// name's length, the value's depth).
+/// name's length, the value's depth and numbers).
 pub(crate) fn check_write(
     key: &RecordKey,
     writer: (&'static str, &WriterId),
@@ -74,7 +74,7 @@ fn check_key(key: &RecordKey) -> Result<(), WriteError> {
 
 fn check_patch_field(name: &str, value: &Value) -> Result<(), WriteError> {
     match check_field(name, value) {
-        Ok(()) => Ok(()),
+        Ok(_) => Ok(()),
         Err(ChangeErrorKind::LocalOnlyField) => Err(WriteError::ReservedField {
             field: name.to_owned(),
             // `check_field` refuses exactly the two local-only names so.
@@ -82,6 +82,10 @@ fn check_patch_field(name: &str, value: &Value) -> Result<(), WriteError> {
         }),
         Err(ChangeErrorKind::TooDeep) => Err(WriteError::TooDeep {
             field: name.to_owned(),
+        }),
+        Err(ChangeErrorKind::BadNumber { text }) => Err(WriteError::BadNumber {
+            field: name.to_owned(),
+            text,
         }),
         Err(_) => Err(WriteError::BadName {
             what: "field",
@@ -108,7 +112,7 @@ pub(crate) fn stamp_patch<'a, 'r>(
         }
         let base = current.map_or(Base::First, |reg| Base::Saw(reg.version()));
         let reg = Register {
-            value: value.clone(),
+            value: crate::json::canonical_clone(value),
             at,
             by: by.clone(),
             origin,
@@ -128,7 +132,7 @@ pub(crate) fn bootstrap_writes(fields: &Map<String, Value>) -> Vec<(Arc<str>, Re
         .iter()
         .map(|(name, value)| {
             let reg = Register {
-                value: value.clone(),
+                value: crate::json::canonical_clone(value),
                 at: Timestamp::GENESIS,
                 by: by.clone(),
                 origin: Origin::System,

@@ -149,8 +149,8 @@ pub struct Register {
 }
 
 // SPEC R4.3: two registers are the same register exactly when they are
-// identical under the total order, so `-0.0` and `0.0` differ (R4.4), unlike
-// `serde_json`'s own number equality.
+// identical under the total order, so `1` and `1.0` are one value (R4.4)
+// whatever the representation a caller built in memory.
 impl PartialEq for Register {
     fn eq(&self, other: &Register) -> bool {
         self.cmp_total(other) == Ordering::Equal

@@ -144,12 +144,13 @@ impl ReplicaState {
         let next_seq = self
             .next_seq
             .unwrap_or(previous.map_or(1, |s| s.saturating_add(1)));
-        // Sequence numbers stay below 2^63, so no increment can overflow; the
+        // Sequence numbers stay at most 2^53, so every one is a counter that
+        // every binary64 stack holds (R11.6) and no increment overflows; the
         // outbox is the suffix of what the replica wrote, so the next number
         // follows its last change exactly (a gap would be refused by the
         // server as seq_gap forever).
         if next_seq == 0
-            || next_seq > i64::MAX as u64
+            || next_seq > crate::number::SAFE_INTEGER_MAX
             || previous.is_some_and(|p| p.checked_add(1) != Some(next_seq))
         {
             return Err(inconsistent(format!(
@@ -188,7 +189,7 @@ impl ReplicaState {
         // A value sits at most five levels deep: the state, `records`, the
         // record, its `fields`, the field (SPEC R12.5).
         let state: ReplicaState =
-            crate::json::parse_bounded(text, 5).map_err(|e| StateError::Json {
+            crate::text::parse_bounded(text, 5).map_err(|e| StateError::Json {
                 // The parser's message may quote the input (an unknown
                 // member's name): bounded, like every echo of input.
                 message: crate::change::bounded(&e.to_string()),
@@ -300,7 +301,8 @@ pub fn record_from_json(value: &Value) -> Result<(RecordKey, Record), StateError
                 },
             )
         })?;
-        check_field(name, value).map_err(|k| rec_err(name, k))?;
+        let canonical = check_field(name, value).map_err(|k| rec_err(name, k))?;
+        let value = canonical.as_ref().unwrap_or(value);
         let reg = register_from_meta(value, meta, Members::WithValue, &WriterId::default())
             .map_err(|k| rec_err(name, k))?;
         registers.push((name.clone(), reg));
@@ -379,15 +381,15 @@ fn derived_clock(records: &BTreeMap<RecordKey, Record>, outbox: &[Change]) -> Cl
 // SPEC R12.5: a clock that can stamp again. Every register and pending
 // write is at or below `max(seen, stamped)`, or the next local write could
 // be stamped below a register it overwrites and be lost; and the epoch
-// stays below 2^63, so the server's demand of the next one cannot saturate
-// (R12.4).
+// stays below 2^53, so the server's demand of the next one is a counter
+// too (R11.6, R12.4).
 fn check_clock(
     clock: &Clock,
     records: &BTreeMap<RecordKey, Record>,
     outbox: &[Change],
 ) -> Result<(), String> {
-    if clock.epoch > i64::MAX as u64 {
-        return Err(format!("clock epoch {} is beyond 2^63 - 1", clock.epoch));
+    if clock.epoch >= crate::number::SAFE_INTEGER_MAX {
+        return Err(format!("clock epoch {} is beyond 2^53 - 1", clock.epoch));
     }
     let floor = clock.seen.max(clock.stamped);
     for (key, record) in records {

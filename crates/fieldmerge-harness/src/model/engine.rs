@@ -377,6 +377,12 @@ impl Engine for ModelEngine {
             Step::CompareValues { a, b } => {
                 out.insert("order".into(), json!(value::compare(a, b) as i8));
             }
+            // The model has no JSON reader of its own: text is the kernel's
+            // boundary, checked independently by the JavaScript and Go
+            // checks of `spec/checks/`, which recompute every expectation.
+            Step::ReadJson { text } => {
+                out.insert("canonical".into(), crate::vectors::read_json_step(text)?);
+            }
             Step::Check { .. } => {}
         }
         Ok(out)

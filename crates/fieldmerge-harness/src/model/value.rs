@@ -92,41 +92,27 @@ fn compare_bytes(a: &[u8], b: &[u8]) -> Ordering {
 }
 
 /// A JSON number as an exact decimal: sign, integer digits (no leading
-/// zeros), fraction digits (no trailing zeros), and how it was spelled.
+/// zeros), fraction digits (no trailing zeros).
 struct Num {
     negative: bool,
     whole: Vec<u8>,
     fraction: Vec<u8>,
-    is_float: bool,
-    float_sign_negative: bool,
 }
 
 impl Num {
     fn of(n: &serde_json::Number) -> Num {
         if let Some(i) = n.as_i64() {
-            return Num::decimal(
-                i < 0,
-                i.unsigned_abs().to_string().into_bytes(),
-                Vec::new(),
-                false,
-                false,
-            );
+            return Num::decimal(i < 0, i.unsigned_abs().to_string().into_bytes(), Vec::new());
         }
         if let Some(u) = n.as_u64() {
-            return Num::decimal(false, u.to_string().into_bytes(), Vec::new(), false, false);
+            return Num::decimal(false, u.to_string().into_bytes(), Vec::new());
         }
         let f = n.as_f64().unwrap_or(0.0);
         let (whole, fraction) = exact_decimal(f.abs());
-        Num::decimal(f < 0.0, whole, fraction, true, f.is_sign_negative())
+        Num::decimal(f < 0.0, whole, fraction)
     }
 
-    fn decimal(
-        negative: bool,
-        mut whole: Vec<u8>,
-        mut fraction: Vec<u8>,
-        is_float: bool,
-        float_sign_negative: bool,
-    ) -> Num {
+    fn decimal(negative: bool, mut whole: Vec<u8>, mut fraction: Vec<u8>) -> Num {
         while whole.first() == Some(&b'0') {
             whole.remove(0);
         }
@@ -138,8 +124,6 @@ impl Num {
             negative: negative && !zero,
             whole,
             fraction,
-            is_float,
-            float_sign_negative,
         }
     }
 }
@@ -151,10 +135,9 @@ fn compare_numbers(a: &Num, b: &Num) -> Ordering {
         (false, false) => compare_magnitudes(a, b),
         (true, true) => compare_magnitudes(b, a),
     };
-    // At equal value: an integer spelling first, then -0.0 before 0.0.
+    // R4.4: a number is its value; its spelling (`1` or `1.0`, `-0` or
+    // `0`) never orders.
     by_value
-        .then(a.is_float.cmp(&b.is_float))
-        .then(b.float_sign_negative.cmp(&a.float_sign_negative))
 }
 
 fn compare_magnitudes(a: &Num, b: &Num) -> Ordering {
@@ -229,17 +212,12 @@ mod tests {
             json!(true),
             json!(i64::MIN),
             json!(-1),
-            json!(-1.0),
             json!(-5e-324),
             json!(0),
-            json!(-0.0),
-            json!(0.0),
             json!(5e-324),
             json!(0.1),
             json!(1),
-            json!(1.0),
             json!(9_007_199_254_740_992i64),
-            json!(9_007_199_254_740_992.0),
             json!(9_007_199_254_740_993i64),
             json!(i64::MAX),
             json!(9_223_372_036_854_775_808.0),
@@ -263,6 +241,14 @@ mod tests {
             for (j, b) in ordered.iter().enumerate() {
                 assert_eq!(compare(a, b), i.cmp(&j), "{a} vs {b}");
             }
+        }
+        // R4.4: one value, whatever its spelling.
+        for (a, b) in [
+            (json!(1), json!(1.0)),
+            (json!(0), json!(-0.0)),
+            (json!(-1), json!(-1.0)),
+        ] {
+            assert_eq!(compare(&a, &b), Ordering::Equal, "{a} vs {b}");
         }
     }
 
