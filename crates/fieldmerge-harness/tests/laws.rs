@@ -211,6 +211,33 @@ laws! {
         Ok(())
     }
 
+    /// Every binary64 reads back bit for bit from its canonical text, and
+    /// from Rust's shortest spelling; one more digit that changes the
+    /// decimal's value is refused (R4.4, R11.4, R11.7).
+    fn r4_4_every_binary64_reads_back_from_its_shortest_decimal(u) {
+        let x = f64::from_bits(u.arbitrary::<u64>()?);
+        if x.is_finite() {
+            let value = json!(x);
+            let text = fieldmerge::canonical_json(&value);
+            let back = fieldmerge::read_json(text.as_bytes()).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let y = back.as_f64().unwrap_or(f64::NAN);
+            assert!(y == x, "{x:e} wrote {text}, read {y:e}");
+            assert_eq!(fieldmerge::canonical_json(&back), text);
+            let rust = format!("{x:e}");
+            assert_eq!(fieldmerge::read_json(rust.as_bytes()).map(|v| v.as_f64()).ok().flatten(), Some(x), "{rust}");
+            if x != 0.0 && !text.contains('e') && text.contains('.') {
+                // A 1 appended to the fraction: still reads to x, but is no
+                // shortest decimal of it.
+                let longer = format!("{text}1");
+                if longer.parse::<f64>().ok() == Some(x) {
+                    let err = fieldmerge::read_json(longer.as_bytes()).unwrap_err();
+                    assert_eq!(err.kind.code(), "bad_number", "{longer}");
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The value order is total, and two values are equal exactly when
     /// their canonical texts are (`1` is `1.0`, `-0.0` is `0`).
     fn r4_4_value_order_is_total_and_equality_is_exact(u) {

@@ -1,0 +1,3 @@
+module fieldmerge.dev/checks
+
+go 1.19
