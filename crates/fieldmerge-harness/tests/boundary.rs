@@ -519,3 +519,31 @@ fn r11_5_an_error_echoes_at_most_256_bytes_of_a_huge_input() {
         err.to_string().len()
     );
 }
+
+/// One reader of JSON text (SPEC R11.7): no kernel module but `text.rs`
+/// parses text, so no text can be read by two sets of rules.
+#[test]
+fn r11_7_no_kernel_module_parses_json_text_but_the_one_reader() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fieldmerge/src");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("kernel sources") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("readable");
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            for parser in ["serde_json::from_slice", "serde_json::from_str", "Deserializer::from_"] {
+                assert!(
+                    !code.contains(parser),
+                    "{}:{}: {parser} outside the one reader",
+                    path.display(),
+                    n + 1
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked > 10, "the kernel's sources were not found");
+}
