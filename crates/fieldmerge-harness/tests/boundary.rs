@@ -534,7 +534,11 @@ fn r11_7_no_kernel_module_parses_json_text_but_the_one_reader() {
             if code.starts_with("//") {
                 continue;
             }
-            for parser in ["serde_json::from_slice", "serde_json::from_str", "Deserializer::from_"] {
+            for parser in [
+                "serde_json::from_slice",
+                "serde_json::from_str",
+                "Deserializer::from_",
+            ] {
                 assert!(
                     !code.contains(parser),
                     "{}:{}: {parser} outside the one reader",

@@ -63,9 +63,9 @@ impl From<&ChangeError> for ErrorBody {
 impl From<&WriteError> for ErrorBody {
     fn from(e: &WriteError) -> ErrorBody {
         let field = match e {
-            WriteError::ReservedField { field, .. } | WriteError::TooDeep { field } => {
-                Some(field.clone())
-            }
+            WriteError::ReservedField { field, .. }
+            | WriteError::TooDeep { field }
+            | WriteError::BadNumber { field, .. } => Some(field.clone()),
             _ => None,
         };
         ErrorBody {
@@ -610,8 +610,43 @@ fn changes_member(m: &Map<String, Value>) -> Result<Vec<Change>, ChangeError> {
     decode_change_values(changes)
 }
 
+/// Reads any JSON form of SPEC R13.1 from text by the one reader's rules
+/// (R11.7): a push reply, a push refusal ([`PushError`]), a pull, a page, a
+/// push context, a plan, a server configuration, a client row. For a binding
+/// that receives every message as text.
+///
+/// # Errors
+/// A [`ChangeError`] with index 0 unless the fault lies in a change: the
+/// text faults of R11.7, or `wrong_type` when the JSON is not the form.
+///
+/// # Example
+/// ```
+/// use fieldmerge::{read_form, Pull, PushReply};
+/// let pull: Pull = read_form(br#"{"cursor": 3.0, "limit": 10}"#).unwrap();
+/// assert_eq!((pull.cursor, pull.limit), (3, Some(10)));
+/// assert_eq!(read_form::<PushReply>(b"{}").unwrap_err().kind.code(), "wrong_type");
+/// assert_eq!(read_form::<Pull>(br#"{"cursor": 1, "cursor": 2}"#).unwrap_err().kind.code(), "duplicate_member");
+/// ```
+pub fn read_form<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ChangeError> {
+    let value = read_message(bytes, FORM_WRAPPERS)?;
+    T::deserialize(value).map_err(|e| {
+        message_error(ChangeErrorKind::WrongType {
+            path: crate::change::bounded(&e.to_string()),
+            expected: "the message's JSON form (R13.1)",
+        })
+    })
+}
+
+/// How deep a value sits in the deepest form [`read_form`] reads: a reply's
+/// `page.changes[i].data` or `report.conflicts[i].loser.value`.
+const FORM_WRAPPERS: usize = 5;
+
 fn parse_message(bytes: &[u8]) -> Result<Value, ChangeError> {
-    crate::text::read(bytes, MESSAGE_WRAPPERS).map_err(|fault| {
+    read_message(bytes, MESSAGE_WRAPPERS)
+}
+
+fn read_message(bytes: &[u8], wrappers: usize) -> Result<Value, ChangeError> {
+    crate::text::read(bytes, wrappers).map_err(|fault| {
         // A fault inside a change names the change by its index in the
         // message's `changes` (SPEC R11.5); any other has index 0.
         let changes = crate::text::PathStep::Key("changes".to_owned());

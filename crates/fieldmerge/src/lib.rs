@@ -102,7 +102,7 @@ pub use crate::error::{
     ChangeError, ChangeErrorKind, ClockCorrection, ConfigError, LogError, NotRead, PageError,
     PushError, StateError, WriteError,
 };
-pub use crate::forms::ErrorBody;
+pub use crate::forms::{read_form, ErrorBody};
 pub use crate::json::{canonical_value, cmp_values, value_depth, values_equal, VALUE_DEPTH_MAX};
 pub use crate::memory::Server;
 pub use crate::number::SAFE_INTEGER_MAX;
