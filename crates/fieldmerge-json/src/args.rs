@@ -65,7 +65,10 @@ fn bad(what: &str, expected: &str) -> Error {
 
 impl Args {
     pub(crate) fn read(text: &[u8]) -> crate::Result<Args> {
-        let value = fieldmerge::read_json(text).map_err(|e| Error::from(&e))?;
+        // A patch's values sit two levels inside the arguments: read as a
+        // form, so a value of 128 levels reads and the write's own check
+        // decides (R11.6), naming the field.
+        let value: Value = form(text)?;
         match value {
             Value::Object(members) => Ok(Args { members }),
             _ => Err(bad("the arguments", "an object")),

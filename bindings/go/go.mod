@@ -1,0 +1,3 @@
+module fieldmerge.dev/fieldmerge
+
+go 1.19
