@@ -1,0 +1,19 @@
+// The vector runner over Node's entry point and the file system.
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import * as api from "../dist/node.js";
+import { runVector as runParsed } from "./runner-core.mjs";
+
+/** Runs one vector file: its mismatches. */
+export function runVector(path) {
+  return runParsed(api, JSON.parse(readFileSync(path, "utf8")));
+}
+
+/** Every vector file under `dir`, sorted. */
+export function vectorFiles(dir) {
+  return readdirSync(dir).sort().flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return vectorFiles(path);
+    return name.endsWith(".json") ? [path] : [];
+  });
+}
