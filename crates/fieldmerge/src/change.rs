@@ -386,6 +386,13 @@ impl serde::Serialize for Change {
     }
 }
 
+/// The serde path reads a change from whatever deserializer the caller
+/// brings, so text is read by that deserializer's parser with its rules and
+/// limits (serde_json's: the last of two members wins, and at most 128
+/// levels for the whole document), not by the kernel's reader (SPEC R11.7).
+/// The change is then checked as one built in memory: its values' depth and
+/// numbers (R4.4, R11.6). To read text by the spec's rules, use
+/// [`decode_changes`] or [`read_form`](crate::read_form).
 impl<'de> serde::Deserialize<'de> for Change {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let wire = Value::deserialize(d)?;
