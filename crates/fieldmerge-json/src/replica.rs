@@ -79,11 +79,7 @@ impl JsonReplica {
     /// # Errors
     /// As [`JsonReplica::write`] (`no_such_record` for an unknown record).
     pub fn delete(&mut self, args: &[u8]) -> Result {
-        let mut a = Args::read(args)?;
-        let (key, actor, now) = (a.key()?, a.actor()?, a.time("now")?);
-        a.done()?;
-        let change = self.replica.delete(&key, &actor, now);
-        Ok(change_text(change.map_err(|e| Error::from(&e))?))
+        self.tombstone(args, Replica::delete)
     }
 
     /// A restore (`{table, id, actor, now}`, SPEC R9.1): the change or `null`.
@@ -91,10 +87,15 @@ impl JsonReplica {
     /// # Errors
     /// As [`JsonReplica::delete`].
     pub fn restore(&mut self, args: &[u8]) -> Result {
+        self.tombstone(args, Replica::restore)
+    }
+
+    /// A delete or restore: the same arguments, the tombstone's two writes.
+    fn tombstone(&mut self, args: &[u8], op: TombstoneOp) -> Result {
         let mut a = Args::read(args)?;
         let (key, actor, now) = (a.key()?, a.actor()?, a.time("now")?);
         a.done()?;
-        let change = self.replica.restore(&key, &actor, now);
+        let change = op(&mut self.replica, &key, &actor, now);
         Ok(change_text(change.map_err(|e| Error::from(&e))?))
     }
 
@@ -239,6 +240,14 @@ impl JsonReplica {
         Ok(report_text(&self.replica.merge(&other)))
     }
 }
+
+/// `Replica::delete` or `Replica::restore`.
+type TombstoneOp = fn(
+    &mut Replica,
+    &fieldmerge::RecordKey,
+    &fieldmerge::Actor,
+    fieldmerge::Timestamp,
+) -> std::result::Result<Option<fieldmerge::Change>, fieldmerge::WriteError>;
 
 pub(crate) fn timestamp(text: &str) -> Result<fieldmerge::Timestamp> {
     fieldmerge::Timestamp::parse(text).map_err(|e| Error::new("bad_timestamp", &e.to_string()))
