@@ -238,6 +238,27 @@ laws! {
         Ok(())
     }
 
+    /// Ties (R4.4, R11.4): a binary64 N + .25 or N + .75 with N in
+    /// [2^50, 2^51) lies exactly halfway between two 17-digit decimals
+    /// (N.2 and N.3, N.7 and N.8). Both read to it, the exact 18-digit
+    /// decimal does not (it is longer than the shortest), and the canonical
+    /// text is the even one, as ECMAScript writes it.
+    fn r4_4_a_tie_reads_from_either_decimal_and_writes_the_even_one(u) {
+        let whole = u.int_in_range((1u64 << 50)..=(1u64 << 51) - 1)?;
+        let quarter = *u.choose(&[(25u32, ("2", "3"), "2"), (75, ("7", "8"), "8")])?;
+        let negative = u.arbitrary::<bool>()?;
+        let sign = if negative { "-" } else { "" };
+        let x = (whole as f64 + f64::from(quarter.0) / 100.0) * if negative { -1.0 } else { 1.0 };
+        let read = |text: String| fieldmerge::read_json(text.as_bytes()).map(|v| v.as_f64());
+        for digit in [quarter.1 .0, quarter.1 .1] {
+            assert_eq!(read(format!("{sign}{whole}.{digit}")), Ok(Some(x)), "{whole}.{digit}");
+        }
+        let exact = format!("{sign}{whole}.{}", quarter.0);
+        assert_eq!(read(exact.clone()).unwrap_err().kind.code(), "bad_number", "{exact}");
+        assert_eq!(fieldmerge::canonical_json(&json!(x)), format!("{sign}{whole}.{}", quarter.2));
+        Ok(())
+    }
+
     /// The value order is total, and two values are equal exactly when
     /// their canonical texts are (`1` is `1.0`, `-0.0` is `0`).
     fn r4_4_value_order_is_total_and_equality_is_exact(u) {

@@ -48,12 +48,13 @@ pub(crate) fn read_number(token: &str) -> Option<f64> {
     // A shortest-length decimal one unit away from the shortest, with the
     // binary64 exactly halfway between the two: a tie, which the writers
     // in use break differently (ECMAScript to even, Rust and ryu not).
-    let k = shortest.digits.len();
+    // One unit away at the shortest's scale is at most one digit longer
+    // (9.9 and 10.0), so both fit a u64.
     let at_scale = written.scaled_to(shortest.exp)?;
     let s = digits_value(&shortest.digits)?;
     let t = digits_value(&at_scale)?;
     let tie = t.abs_diff(s) == 1 && halfway(x.abs(), s.min(t), shortest.exp);
-    (tie && at_scale.len() <= k + 1).then_some(x)
+    tie.then_some(x)
 }
 
 /// The number's canonical JSON representation: an integer within
@@ -106,8 +107,7 @@ pub(crate) fn write_number(x: f64, out: &mut String) {
     if x < 0.0 {
         out.push('-');
     }
-    let Decimal { mut digits, exp } = shortest_decimal(x.abs());
-    even_on_tie(x.abs(), &mut digits, exp);
+    let Decimal { digits, exp } = even_on_tie(x.abs(), shortest_decimal(x.abs()));
     let k = digits.len() as i64;
     // ECMAScript's n: the value is 0.d1d2...dk × 10^n.
     let n = exp + k;
@@ -130,31 +130,37 @@ pub(crate) fn write_number(x: f64, out: &mut String) {
             out.push('.');
             out.push_str(&text(&digits[1..]));
         }
+        // The exponent of d.ddd: n - 1, never 0 here (-6 < n <= 21 is
+        // written plainly).
+        let exponent = n - 1;
         out.push('e');
-        out.push(if n - 1 < 0 { '-' } else { '+' });
-        out.push_str(&(n - 1).abs().to_string());
+        out.push(if exponent < 0 { '-' } else { '+' });
+        out.push_str(&exponent.unsigned_abs().to_string());
     }
 }
 
-/// ECMAScript's tie rule: when `x` lies exactly halfway between the
-/// shortest decimal found and its neighbour, the even one is written.
-fn even_on_tie(x: f64, digits: &mut Vec<u8>, exp: i64) {
-    let (Some(s), Some(&last)) = (digits_value(digits), digits.last()) else {
-        return;
+/// ECMAScript's tie rule: when a positive `x` lies exactly halfway between
+/// the shortest decimal found and its neighbour one unit away, the one with
+/// the even last digit is written. (Both read back to `x`: they are equally
+/// close to it. It takes an exact decimal one digit longer than the
+/// shortest, ending in 5: `x` in [2^50, 2^51) with a fraction of .25 or
+/// .75, for example.)
+fn even_on_tie(x: f64, shortest: Decimal) -> Decimal {
+    let Some(s) = digits_value(&shortest.digits) else {
+        return shortest;
     };
-    if last % 2 == 0 {
-        return;
+    if s % 2 == 0 {
+        return shortest;
     }
-    for t in [s.wrapping_sub(1), s + 1] {
-        if halfway(x, s.min(t), exp) && decimal_reads_to(t, exp, x) {
-            *digits = strip(t.to_string().bytes().map(|b| b - b'0').collect(), exp).digits;
-            return;
+    for t in [s - 1, s + 1] {
+        if t > 0 && halfway(x, s.min(t), shortest.exp) {
+            return strip(
+                t.to_string().bytes().map(|b| b - b'0').collect(),
+                shortest.exp,
+            );
         }
     }
-}
-
-fn decimal_reads_to(t: u64, exp: i64, x: f64) -> bool {
-    format!("{t}e{exp}").parse::<f64>().ok() == Some(x)
+    shortest
 }
 
 /// Whether `x` is exactly `(lo + 0.5) × 10^exp`.
@@ -168,8 +174,12 @@ fn halfway(x: f64, lo: u64, exp: i64) -> bool {
     }
 }
 
-/// The exact decimal expansion of a positive finite `x`, when it has at
-/// most 19 significant digits (a tie needs at most 18); `None` otherwise.
+/// The exact decimal expansion of a positive finite `x` that is not an
+/// integer, when it has at most 19 significant digits; `None` otherwise.
+/// That is all [`halfway`] needs: a midpoint between two shortest decimals
+/// ends in 5 one digit below the shortest's last, which no integer binary64
+/// does (one of at most 2^53 is its own shortest decimal, one past it is
+/// even), and has at most 18 digits.
 fn exact_decimal(x: f64) -> Option<Decimal> {
     let bits = x.to_bits();
     let exponent = ((bits >> 52) & 0x7ff) as i64;
@@ -180,35 +190,20 @@ fn exact_decimal(x: f64) -> Option<Decimal> {
         (fraction | (1 << 52), exponent - 1075)
     };
     if m == 0 {
-        return None;
+        return None; // zero: callers pass a positive x
     }
     let zeros = m.trailing_zeros();
     m >>= zeros;
     e += i64::from(zeros);
-    // x = m × 2^e with m odd.
-    let fast = if e >= 0 {
-        u32::try_from(e)
-            .ok()
-            .and_then(|e| {
-                u128::from(m)
-                    .checked_shl(e)
-                    .filter(|v| v >> e == u128::from(m))
-            })
-            .map(|v| (v, 0))
-    } else {
-        // m × 2^e = m × 5^-e × 10^e; no factor 10 is left in m × 5^-e.
-        u32::try_from(-e)
-            .ok()
-            .and_then(|p| 5u128.checked_pow(p))
-            .and_then(|five| u128::from(m).checked_mul(five))
-            .map(|v| (v, e))
-    };
-    let decimal = match fast {
-        Some((value, exp)) => strip(value.to_string().bytes().map(|b| b - b'0').collect(), exp),
-        // Past 128 bits: Rust's exact formatting (a binary64 has at most
-        // 767 significant digits).
-        None => scientific(&format!("{x:.800e}")),
-    };
+    if e >= 0 {
+        return None; // an integer
+    }
+    // x = m × 2^e with m odd, and e < 0 for a fraction: m × 5^-e × 10^e,
+    // with no factor 10 left in m × 5^-e. Past 128 bits it has more than 38
+    // digits.
+    let five = 5u128.checked_pow(u32::try_from(-e).ok()?)?;
+    let value = u128::from(m).checked_mul(five)?;
+    let decimal = strip(value.to_string().bytes().map(|b| b - b'0').collect(), e);
     (decimal.digits.len() <= 19).then_some(decimal)
 }
 
