@@ -1908,3 +1908,18 @@ fn r11_7_every_text_is_read_by_one_reader_that_refuses_a_member_twice() {
     );
     assert!(change.write("n").unwrap().value.is_i64());
 }
+
+#[test]
+fn r11_5_an_echo_of_input_stops_at_256_bytes_on_a_character_boundary() {
+    // Byte 256 falls inside the 128th "é": the echo keeps 255 bytes.
+    let name = format!("a{}", "é".repeat(200));
+    let text = format!(r#"[{{"table": "t", {name:?}: 1}}]"#);
+    let err = decode_changes(text.as_bytes()).unwrap_err();
+    match &err.kind {
+        fieldmerge::ChangeErrorKind::UnknownMember { path } => {
+            assert_eq!(path.len(), 255);
+            assert!(name.starts_with(path.as_str()));
+        }
+        other => panic!("{other:?}"),
+    }
+}
