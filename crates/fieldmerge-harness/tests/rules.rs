@@ -1923,3 +1923,26 @@ fn r11_5_an_echo_of_input_stops_at_256_bytes_on_a_character_boundary() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn r11_7_a_text_fault_names_its_byte_offset() {
+    fn check(text: &[u8], code: &str, at: &str) {
+        let err = fieldmerge::read_json(text).unwrap_err();
+        assert_eq!(err.kind.code(), code);
+        assert!(err.to_string().contains(at), "{err}");
+    }
+    check(b"[1, \"ab\xff\"]", "json", "invalid UTF-8 at byte 7");
+    check(b"  \"\xe9\"", "json", "invalid UTF-8 at byte 3");
+    check(b"[1,]", "json", "at byte 3");
+    check(b"[\"a\", \"\\ud800\"]", "json", "lone surrogate at byte 7");
+    check(b"\"\\ud800x\"", "json", "lone surrogate at byte 1");
+    check(b"\"\\ud800\\u0041\"", "json", "lone surrogate at byte 1");
+    check(b"\"\\udc00\"", "json", "lone surrogate at byte 1");
+    // The other faults name what they found instead.
+    check(
+        b"{\"a\": 1, \"a\": 2}",
+        "duplicate_member",
+        "a appears twice",
+    );
+    check(b"[0, 1e400]", "bad_number", "number 1e400 would be rounded");
+}

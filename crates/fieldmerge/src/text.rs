@@ -372,11 +372,9 @@ impl Reader<'_> {
                         }
                         0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
                     }
-                    0xD800..=0xDFFF => {
-                        return Err(self.fault_at(at, FaultKind::Syntax("lone surrogate")))
-                    }
                     _ => unit,
                 };
+                // Any other surrogate is alone: no char has its code.
                 return char::from_u32(code)
                     .ok_or_else(|| self.fault_at(at, FaultKind::Syntax("lone surrogate")));
             }
