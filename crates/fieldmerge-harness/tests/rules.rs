@@ -1938,6 +1938,14 @@ fn r11_7_a_text_fault_names_its_byte_offset() {
     check(b"\"\\ud800x\"", "json", "lone surrogate at byte 1");
     check(b"\"\\ud800\\u0041\"", "json", "lone surrogate at byte 1");
     check(b"\"\\udc00\"", "json", "lone surrogate at byte 1");
+    // An integer past 2^53 built in memory is written as its binary64 is.
+    assert_eq!(
+        fieldmerge::canonical_json(&json!([
+            1_152_921_504_606_846_976_i64,
+            -9_007_199_254_740_993_i64
+        ])),
+        "[1152921504606847000,-9007199254740992]"
+    );
     // The other faults name what they found instead.
     check(
         b"{\"a\": 1, \"a\": 2}",
