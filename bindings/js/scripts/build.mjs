@@ -10,8 +10,10 @@ const root = join(here, "..", "..");
 const run = (cmd, args, cwd = here) => execFileSync(cmd, args, { cwd, stdio: "inherit" });
 
 run("cargo", ["build", "--profile", "wasm", "--target", "wasm32-unknown-unknown", "-p", "fieldmerge-wasm"], root);
+// No name section: function names are for debugging, and they were 32 KB of
+// the 202 KB gzipped (BENCHMARKS.md).
 run("wasm-bindgen", [
-  "--target", "web", "--weak-refs", "--out-dir", join(here, "pkg"),
+  "--target", "web", "--weak-refs", "--remove-name-section", "--out-dir", join(here, "pkg"),
   join(root, "target", "wasm32-unknown-unknown", "wasm", "fieldmerge_wasm.wasm"),
 ]);
 run(join(here, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"]);
