@@ -21,9 +21,9 @@ type raw = json.RawMessage
 
 // The members each op may have besides op and expect (README, "Steps").
 var stepMembers = map[string][]string{
-	"write":            {"replica", "table", "id", "kind", "scope", "actor", "patch", "now"},
-	"delete":           {"replica", "table", "id", "kind", "scope", "actor", "now"},
-	"restore":          {"replica", "table", "id", "kind", "scope", "actor", "now"},
+	"write":            {"replica", "table", "id", "kind", "scope", "actor", "patch", "now", "ext"},
+	"delete":           {"replica", "table", "id", "kind", "scope", "actor", "now", "ext"},
+	"restore":          {"replica", "table", "id", "kind", "scope", "actor", "now", "ext"},
 	"bootstrap":        {"replica", "table", "id", "kind", "scope", "fields"},
 	"apply":            {"replica", "changes", "delivery"},
 	"page":             {"replica", "after", "changes", "head"},
@@ -33,7 +33,7 @@ var stepMembers = map[string][]string{
 	"receive_reply":    {"replica", "acked_through", "after", "changes", "head"},
 	"push_raw":         {"client_id", "changes", "cursor", "clock_epoch", "now"},
 	"pull":             {"replica", "limit"},
-	"server_write":     {"writer", "actor", "table", "id", "kind", "scope", "patch", "now"},
+	"server_write":     {"writer", "actor", "table", "id", "kind", "scope", "patch", "now", "ext"},
 	"server_bootstrap": {"table", "id", "kind", "scope", "fields"},
 	"reset_cursor":     {"replica"},
 	"restart_server":   {},
@@ -178,7 +178,7 @@ func (e *engine) run(op string, step map[string]raw) (map[string]raw, error) {
 		if rerr != nil {
 			return nil, rerr
 		}
-		args := pick(step, "table", "id", "kind", "scope", "actor", "now")
+		args := pick(step, "table", "id", "kind", "scope", "actor", "now", "ext")
 		for _, name := range []string{"patch", "fields"} {
 			if v, ok := step[name]; ok {
 				if args[name], err = expand(v); err != nil {
@@ -320,7 +320,7 @@ func (e *engine) run(op string, step map[string]raw) (map[string]raw, error) {
 			reportOutputs(out, text)
 		}
 	case "server_write", "server_bootstrap":
-		args := pick(step, "writer", "actor", "table", "id", "kind", "scope", "now")
+		args := pick(step, "writer", "actor", "table", "id", "kind", "scope", "now", "ext")
 		for _, name := range []string{"patch", "fields"} {
 			if v, ok := step[name]; ok {
 				if args[name], err = expand(v); err != nil {

@@ -45,6 +45,8 @@ export interface WireChange {
   client_id: string;
   client_seq?: number;
   server_seq?: number;
+  /** The extension slot (R11.8): carried, never read by the merge. */
+  ext?: { [member: string]: Json };
 }
 
 /** A replica's persisted state (R12.5): store it after every operation. */
@@ -105,10 +107,12 @@ export interface ServerConfig {
   page_size_max: number;
 }
 
-/** A local write's arguments (R5). */
-export type WriteArgs = Key & { actor: Actor; patch: { [field: string]: Json }; now: Timestamp };
-/** A delete's or restore's arguments (R9.1). */
-export type DeleteArgs = Key & { actor: Actor; now: Timestamp };
+/** A change's extension slot (R11.8): at most 4096 bytes of canonical JSON. */
+export type Ext = { [member: string]: Json };
+/** A local write's arguments (R5), with the change's extension slot (R11.8). */
+export type WriteArgs = Key & { actor: Actor; patch: { [field: string]: Json }; now: Timestamp; ext?: Ext };
+/** A delete's or restore's arguments (R9.1), with the change's extension slot (R11.8). */
+export type DeleteArgs = Key & { actor: Actor; now: Timestamp; ext?: Ext };
 /** A bootstrap placeholder's arguments (R10). */
 export type BootstrapArgs = Key & { fields: { [field: string]: Json } };
 /** A server-side write's arguments (R12.4). */

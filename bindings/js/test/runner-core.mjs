@@ -5,9 +5,9 @@
 // are compared by value.
 
 const STEP_MEMBERS = {
-  write: ["replica", "table", "id", "kind", "scope", "actor", "patch", "now"],
-  delete: ["replica", "table", "id", "kind", "scope", "actor", "now"],
-  restore: ["replica", "table", "id", "kind", "scope", "actor", "now"],
+  write: ["replica", "table", "id", "kind", "scope", "actor", "patch", "now", "ext"],
+  delete: ["replica", "table", "id", "kind", "scope", "actor", "now", "ext"],
+  restore: ["replica", "table", "id", "kind", "scope", "actor", "now", "ext"],
   bootstrap: ["replica", "table", "id", "kind", "scope", "fields"],
   apply: ["replica", "changes", "delivery"],
   page: ["replica", "after", "changes", "head"],
@@ -17,7 +17,7 @@ const STEP_MEMBERS = {
   receive_reply: ["replica", "acked_through", "after", "changes", "head"],
   push_raw: ["client_id", "changes", "cursor", "clock_epoch", "now"],
   pull: ["replica", "limit"],
-  server_write: ["writer", "actor", "table", "id", "kind", "scope", "patch", "now"],
+  server_write: ["writer", "actor", "table", "id", "kind", "scope", "patch", "now", "ext"],
   server_bootstrap: ["table", "id", "kind", "scope", "fields"],
   reset_cursor: ["replica"],
   restart_server: [],
@@ -100,7 +100,7 @@ class Engine {
     const report = (r) => Object.assign(out, r);
     switch (op) {
       case "write": case "delete": case "restore": case "bootstrap": {
-        const args = pick(step, ["table", "id", "kind", "scope", "actor", "now"]);
+        const args = pick(step, ["table", "id", "kind", "scope", "actor", "now", "ext"]);
         if ("patch" in step) args.patch = expand(step.patch);
         if ("fields" in step) args.fields = expand(step.fields);
         out.change = this.replica(step)[op](args);
@@ -156,7 +156,7 @@ class Engine {
         break;
       }
       case "server_write": case "server_bootstrap": {
-        const args = pick(step, ["writer", "actor", "table", "id", "kind", "scope", "now"]);
+        const args = pick(step, ["writer", "actor", "table", "id", "kind", "scope", "now", "ext"]);
         if ("patch" in step) args.patch = expand(step.patch);
         if ("fields" in step) args.fields = expand(step.fields);
         out.change = op === "server_write" ? this.server.write(args) : this.server.bootstrap(args);

@@ -433,7 +433,24 @@ pub fn change(u: &mut Unstructured) -> Result<Change> {
     } else {
         None
     };
-    Change::new(key, op, writes, client, client_seq).map_err(|_| Error::IncorrectFormat)
+    let change =
+        Change::new(key, op, writes, client, client_seq).map_err(|_| Error::IncorrectFormat)?;
+    // One change in eight carries an extension slot (SPEC R11.8), which
+    // every law must show is carried and never read.
+    Ok(if u.ratio(1u8, 8)? {
+        change.with_ext(Some(ext(u)?))
+    } else {
+        change
+    })
+}
+
+/// An extension slot (SPEC R11.8): a few members with any values.
+pub fn ext(u: &mut Unstructured) -> Result<fieldmerge::Ext> {
+    let mut members = Map::new();
+    for _ in 0..u.int_in_range(0u8..=3)? {
+        members.insert(string(u)?, value(u)?);
+    }
+    fieldmerge::Ext::new(&Value::Object(members)).map_err(|_| Error::IncorrectFormat)
 }
 
 /// A replica that has lived a little: a few local writes, deletes,

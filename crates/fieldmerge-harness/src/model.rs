@@ -56,6 +56,8 @@ pub struct ModelChange {
     pub client_id: String,
     pub client_seq: Option<u64>,
     pub server_seq: Option<u64>,
+    /// R11.8: the extension slot, carried and never read.
+    pub ext: Option<Value>,
 }
 
 /// A record: its registers by field name, and its shadow index (R8).
@@ -192,6 +194,7 @@ pub fn from_kernel_change(change: &Change) -> ModelChange {
         client_id: change.client_id().as_str().to_owned(),
         client_seq: change.client_seq(),
         server_seq: change.server_seq(),
+        ext: change.ext().map(fieldmerge::Ext::to_json),
     }
 }
 
@@ -255,6 +258,9 @@ pub fn change_json(c: &ModelChange) -> Value {
     }
     if let Some(seq) = c.server_seq {
         m.insert("server_seq".into(), json!(seq));
+    }
+    if let Some(ext) = &c.ext {
+        m.insert("ext".into(), ext.clone());
     }
     Value::Object(m)
 }

@@ -158,6 +158,8 @@ pub enum Step {
         patch: Map<String, Value>,
         /// The wall time.
         now: Timestamp,
+        /// The change's extension slot, unchecked (SPEC R11.8).
+        ext: Option<Value>,
     },
     /// A soft delete (SPEC R9.1).
     Delete {
@@ -169,6 +171,8 @@ pub enum Step {
         actor: Actor,
         /// The wall time.
         now: Timestamp,
+        /// The change's extension slot, unchecked (SPEC R11.8).
+        ext: Option<Value>,
     },
     /// A restore (SPEC R9.1).
     Restore {
@@ -180,6 +184,8 @@ pub enum Step {
         actor: Actor,
         /// The wall time.
         now: Timestamp,
+        /// The change's extension slot, unchecked (SPEC R11.8).
+        ext: Option<Value>,
     },
     /// A client-side bootstrap placeholder (SPEC R10).
     Bootstrap {
@@ -280,6 +286,8 @@ pub enum Step {
         patch: Map<String, Value>,
         /// The server's time.
         now: Timestamp,
+        /// The change's extension slot, unchecked (SPEC R11.8).
+        ext: Option<Value>,
     },
     /// The server-side bootstrap of a singleton (SPEC R10.3).
     ServerBootstrap {
@@ -510,11 +518,15 @@ impl Engine for KernelEngine {
                 actor,
                 patch,
                 now,
+                ext,
             } => {
-                let change = self
-                    .replica_mut(replica)?
-                    .write(&record_key(key), actor, patch, *now)
-                    .map_err(|e| failure(e.code(), &e))?;
+                let ext = checked_ext(ext.as_ref())?;
+                let replica = self.replica_mut(replica)?;
+                let change = match &ext {
+                    None => replica.write(&record_key(key), actor, patch, *now),
+                    Some(ext) => replica.write_ext(&record_key(key), actor, patch, *now, ext),
+                }
+                .map_err(|e| failure(e.code(), &e))?;
                 out.insert("change".into(), change_json(change));
             }
             Step::Delete {
@@ -522,11 +534,15 @@ impl Engine for KernelEngine {
                 key,
                 actor,
                 now,
+                ext,
             } => {
-                let change = self
-                    .replica_mut(replica)?
-                    .delete(&record_key(key), actor, *now)
-                    .map_err(|e| failure(e.code(), &e))?;
+                let ext = checked_ext(ext.as_ref())?;
+                let replica = self.replica_mut(replica)?;
+                let change = match &ext {
+                    None => replica.delete(&record_key(key), actor, *now),
+                    Some(ext) => replica.delete_ext(&record_key(key), actor, *now, ext),
+                }
+                .map_err(|e| failure(e.code(), &e))?;
                 out.insert("change".into(), change_json(change));
             }
             Step::Restore {
@@ -534,11 +550,15 @@ impl Engine for KernelEngine {
                 key,
                 actor,
                 now,
+                ext,
             } => {
-                let change = self
-                    .replica_mut(replica)?
-                    .restore(&record_key(key), actor, *now)
-                    .map_err(|e| failure(e.code(), &e))?;
+                let ext = checked_ext(ext.as_ref())?;
+                let replica = self.replica_mut(replica)?;
+                let change = match &ext {
+                    None => replica.restore(&record_key(key), actor, *now),
+                    Some(ext) => replica.restore_ext(&record_key(key), actor, *now, ext),
+                }
+                .map_err(|e| failure(e.code(), &e))?;
                 out.insert("change".into(), change_json(change));
             }
             Step::Bootstrap {
@@ -667,11 +687,17 @@ impl Engine for KernelEngine {
                 key,
                 patch,
                 now,
+                ext,
             } => {
-                let change = self
-                    .server
-                    .write(&WriterId::new(writer), actor, &record_key(key), patch, *now)
-                    .map_err(|e| failure(e.code(), &e))?;
+                let ext = checked_ext(ext.as_ref())?;
+                let (writer, key) = (WriterId::new(writer), record_key(key));
+                let change = match &ext {
+                    None => self.server.write(&writer, actor, &key, patch, *now),
+                    Some(ext) => self
+                        .server
+                        .write_ext(&writer, actor, &key, patch, *now, ext),
+                }
+                .map_err(|e| failure(e.code(), &e))?;
                 out.insert("change".into(), change_json(change));
             }
             Step::ServerBootstrap { key, fields } => {
@@ -876,6 +902,13 @@ pub fn read_json_step(text: &str) -> Result<Value, Failure> {
             field: e.field.clone(),
             message: e.to_string(),
         })
+}
+
+/// A step's extension slot, checked as a binding checks its argument
+/// (SPEC R11.8) before the write runs.
+fn checked_ext(ext: Option<&Value>) -> Result<Option<fieldmerge::Ext>, Failure> {
+    ext.map(|v| fieldmerge::Ext::new(v).map_err(|k| failure(k.code(), &k)))
+        .transpose()
 }
 
 fn failure(code: &str, error: &dyn fmt::Display) -> Failure {
@@ -1333,18 +1366,21 @@ fn parse_step(raw: &Value, names: &[String]) -> Result<(Step, Map<String, Value>
             actor: m.actor()?,
             patch: m.object("patch")?,
             now: m.time("now")?,
+            ext: m.get("ext").cloned(),
         },
         "delete" => Step::Delete {
             replica: m.replica(names)?,
             key: m.key()?,
             actor: m.actor()?,
             now: m.time("now")?,
+            ext: m.get("ext").cloned(),
         },
         "restore" => Step::Restore {
             replica: m.replica(names)?,
             key: m.key()?,
             actor: m.actor()?,
             now: m.time("now")?,
+            ext: m.get("ext").cloned(),
         },
         "bootstrap" => Step::Bootstrap {
             replica: m.replica(names)?,
@@ -1432,6 +1468,7 @@ fn parse_step(raw: &Value, names: &[String]) -> Result<(Step, Map<String, Value>
             key: m.key()?,
             patch: m.object("patch")?,
             now: m.time("now")?,
+            ext: m.get("ext").cloned(),
         },
         "server_bootstrap" => Step::ServerBootstrap {
             key: m.key()?,

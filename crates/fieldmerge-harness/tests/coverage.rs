@@ -73,7 +73,7 @@ fn r4_r6_r9_r12_a_simulation_campaign_hits_every_simulated_mark() {
 #[test]
 fn r4_r6_r7_r9_r12_the_property_test_runs_hit_every_mark() {
     let mut coverage = Coverage::default();
-    for seed in 0..300 {
+    for seed in 0..400 {
         let bytes = bytes_from_seed(seed, 6000);
         let mut u = Unstructured::new(&bytes);
         let Ok(run) = actions(&mut u, 40) else {

@@ -288,3 +288,93 @@ fn r13_1_a_records_view_and_a_tally_say_what_they_hold() {
         (2, 1, 3, 4, 10)
     );
 }
+
+/// SPEC R11.8: a change's extension slot is carried, never read. One slot
+/// goes through a local write, the stored state's text, a push, the log, a
+/// server rebuilt from its stored forms, a page's text and another
+/// replica's apply, and comes out as it went in; the records it reaches
+/// are the records the same write without a slot makes.
+#[test]
+fn r11_8_an_extension_slot_survives_state_push_log_restart_and_page() {
+    use crate::support::{key, obj, replica, t};
+    use fieldmerge::{Actor, Ext, Replica, ReplicaState, WriterId};
+    use serde_json::json;
+
+    let slot = json!({"actor": {"kind": "ai", "principalId": "p1"}, "spaceId": "s1", "n": 2});
+    let ext = Ext::new(&slot).expect("a valid slot");
+    let patch = obj(json!({"title": "Buy milk"}));
+    let mut phone = replica("phone");
+    let mut plain = replica("phone");
+    let change = phone
+        .write_ext(&key("t1"), &Actor::Ai, &patch, t(0), &ext)
+        .expect("write")
+        .expect("a change");
+    plain
+        .write(&key("t1"), &Actor::Ai, &patch, t(0))
+        .expect("write");
+    assert_eq!(change.ext().map(Ext::to_json), Some(slot.clone()));
+    assert_eq!(phone.record(&key("t1")), plain.record(&key("t1")));
+
+    // The stored state's text keeps the pending change's slot.
+    let text = serde_json::to_vec(&ReplicaState::of(&phone)).expect("serializes");
+    let mut phone = ReplicaState::load_json(&text).expect("loads");
+    assert_eq!(
+        phone.outbox()[0].ext().map(Ext::to_json),
+        Some(slot.clone())
+    );
+
+    // Pushed, logged, rebuilt from the stored log and client table.
+    let mut server = Server::new(ServerConfig::default());
+    let reply = server.push(&phone.push(), t(0)).expect("accepted");
+    phone.receive_reply(&reply).expect("applies");
+    assert!(
+        phone.outbox().is_empty(),
+        "acknowledged by content, slot included"
+    );
+    let log = fieldmerge::encode_changes(server.log());
+    let log = fieldmerge::decode_changes(&serde_json::to_vec(&log).expect("text")).expect("log");
+    let clients: Vec<(WriterId, ClientRow)> = server
+        .clients()
+        .map(|(id, row)| (id.clone(), row))
+        .collect();
+    let server = Server::from_log(ServerConfig::default(), log, clients).expect("rebuilds");
+    assert_eq!(server.log()[0].ext().map(Ext::to_json), Some(slot.clone()));
+
+    // Served in a page's text, applied by another replica like any change.
+    let page = server.pull(0, 10);
+    let page =
+        Page::from_json(fieldmerge::canonical_json(&page.to_json()).as_bytes()).expect("page");
+    assert_eq!(page.changes[0].ext().map(Ext::to_json), Some(slot));
+    let mut laptop: Replica = replica("laptop");
+    laptop.apply_page(&page).expect("applies");
+    assert_eq!(laptop.record(&key("t1")), server.record(&key("t1")));
+}
+
+/// SPEC R11.8: a bad slot is refused when it is made, with the code a wire
+/// change's slot gets; 4096 bytes of canonical text is the bound.
+#[test]
+fn r11_8_a_slot_is_an_object_of_at_most_4096_canonical_bytes() {
+    use fieldmerge::Ext;
+    use serde_json::json;
+
+    let check = |slot: serde_json::Value, code: Option<&str>| {
+        assert_eq!(Ext::new(&slot).err().map(|k| k.code()), code, "{slot}");
+    };
+    check(json!({}), None);
+    check(json!([]), Some("wrong_type"));
+    check(json!("x"), Some("wrong_type"));
+    // `{"a":"…"}` is 8 bytes around the string.
+    check(json!({"a": "x".repeat(4088)}), None);
+    check(json!({"a": "x".repeat(4089)}), Some("ext_too_large"));
+    // Escapes count as written: `\n` is two bytes of canonical text.
+    check(json!({"a": "\n".repeat(2044)}), None);
+    check(json!({"a": "\n".repeat(2045)}), Some("ext_too_large"));
+    check(
+        json!({"a": fieldmerge_harness::gen::nested(json!(1), 129, false)}),
+        Some("too_deep"),
+    );
+    check(
+        json!({"a": fieldmerge_harness::gen::nested(json!(1), 128, false)}),
+        None,
+    );
+}

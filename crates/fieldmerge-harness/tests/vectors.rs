@@ -250,7 +250,7 @@ fn damaged_vectors_never_panic_the_runner() {
 
 /// Every stable error code of SPEC R11.5, the write, push, page and state
 /// boundaries, as listed in `spec/vectors/README.md`.
-const ERROR_CODES: [&str; 32] = [
+const ERROR_CODES: [&str; 33] = [
     "json",
     "duplicate_member",
     "bad_number",
@@ -280,6 +280,7 @@ const ERROR_CODES: [&str; 32] = [
     "seq_gap",
     "clock_ahead",
     "stale_clock",
+    "ext_too_large",
     "seq_reused",
     "state_json",
     "state_inconsistent",

@@ -1,6 +1,6 @@
 //! Reading argument objects and building errors.
 
-use fieldmerge::{Actor, ChangeError, ErrorBody, RecordKey, Timestamp};
+use fieldmerge::{Actor, ChangeError, ErrorBody, Ext, RecordKey, Timestamp};
 use serde_json::{Map, Value};
 
 /// An error as its JSON text: `{code, message, index?, field?}`, plus every
@@ -143,6 +143,16 @@ impl Args {
             (Some("ai"), None) => Ok(Actor::Ai),
             (Some("system"), Some(source)) => Ok(Actor::system(source)),
             _ => Err(bad("actor", "{kind: user|ai} or {kind: system, source}")),
+        }
+    }
+
+    /// The optional extension slot `ext` of a write (SPEC R11.8).
+    pub(crate) fn ext(&mut self) -> crate::Result<Option<Ext>> {
+        match self.take_opt("ext") {
+            None => Ok(None),
+            Some(v) => Ext::new(&v)
+                .map(Some)
+                .map_err(|k| Error::new(k.code(), &format!("ext: {k}"))),
         }
     }
 

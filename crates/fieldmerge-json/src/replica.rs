@@ -59,9 +59,10 @@ impl JsonReplica {
         text(&ReplicaState::of(&self.replica))
     }
 
-    /// A local write: `{table, id, actor, patch, now}` (or `{kind, scope,
-    /// ...}` for a singleton). Returns the wire change, or `null` when the
-    /// write changed nothing (SPEC R5).
+    /// A local write: `{table, id, actor, patch, now, ext?}` (or `{kind,
+    /// scope, ...}` for a singleton; `ext` the change's extension slot,
+    /// R11.8). Returns the wire change, or `null` when the write changed
+    /// nothing (SPEC R5).
     ///
     /// # Errors
     /// The write's error (`bad_name`, `reserved_field`, `too_deep`,
@@ -69,33 +70,43 @@ impl JsonReplica {
     pub fn write(&mut self, args: &[u8]) -> Result {
         let mut a = Args::read(args)?;
         let (key, actor, patch, now) = (a.key()?, a.actor()?, a.object("patch")?, a.time("now")?);
+        let ext = a.ext()?;
         a.done()?;
-        let change = self.replica.write(&key, &actor, &patch, now);
+        let change = match &ext {
+            None => self.replica.write(&key, &actor, &patch, now),
+            Some(ext) => self.replica.write_ext(&key, &actor, &patch, now, ext),
+        };
         Ok(change_text(change.map_err(|e| Error::from(&e))?))
     }
 
-    /// A delete (`{table, id, actor, now}`, SPEC R9.1): the change or `null`.
+    /// A delete (`{table, id, actor, now, ext?}`, SPEC R9.1, R11.8): the
+    /// change or `null`.
     ///
     /// # Errors
     /// As [`JsonReplica::write`] (`no_such_record` for an unknown record).
     pub fn delete(&mut self, args: &[u8]) -> Result {
-        self.tombstone(args, Replica::delete)
+        self.tombstone(args, Replica::delete, Replica::delete_ext)
     }
 
-    /// A restore (`{table, id, actor, now}`, SPEC R9.1): the change or `null`.
+    /// A restore (`{table, id, actor, now, ext?}`, SPEC R9.1, R11.8): the
+    /// change or `null`.
     ///
     /// # Errors
     /// As [`JsonReplica::delete`].
     pub fn restore(&mut self, args: &[u8]) -> Result {
-        self.tombstone(args, Replica::restore)
+        self.tombstone(args, Replica::restore, Replica::restore_ext)
     }
 
     /// A delete or restore: the same arguments, the tombstone's two writes.
-    fn tombstone(&mut self, args: &[u8], op: TombstoneOp) -> Result {
+    fn tombstone(&mut self, args: &[u8], op: TombstoneOp, op_ext: TombstoneExtOp) -> Result {
         let mut a = Args::read(args)?;
         let (key, actor, now) = (a.key()?, a.actor()?, a.time("now")?);
+        let ext = a.ext()?;
         a.done()?;
-        let change = op(&mut self.replica, &key, &actor, now);
+        let change = match &ext {
+            None => op(&mut self.replica, &key, &actor, now),
+            Some(ext) => op_ext(&mut self.replica, &key, &actor, now, ext),
+        };
         Ok(change_text(change.map_err(|e| Error::from(&e))?))
     }
 
@@ -248,6 +259,16 @@ type TombstoneOp = fn(
     &fieldmerge::Actor,
     fieldmerge::Timestamp,
 ) -> std::result::Result<Option<fieldmerge::Change>, fieldmerge::WriteError>;
+
+/// `Replica::delete_ext` or `Replica::restore_ext`.
+type TombstoneExtOp = fn(
+    &mut Replica,
+    &fieldmerge::RecordKey,
+    &fieldmerge::Actor,
+    fieldmerge::Timestamp,
+    &fieldmerge::Ext,
+)
+    -> std::result::Result<Option<fieldmerge::Change>, fieldmerge::WriteError>;
 
 pub(crate) fn timestamp(text: &str) -> Result<fieldmerge::Timestamp> {
     fieldmerge::Timestamp::parse(text).map_err(|e| Error::new("bad_timestamp", &e.to_string()))

@@ -83,8 +83,9 @@ impl JsonServer {
         ))
     }
 
-    /// A server-side write (`{writer, actor, table, id, patch, now}`, SPEC
-    /// R12.4): the logged change, or `null` when it changed nothing.
+    /// A server-side write (`{writer, actor, table, id, patch, now, ext?}`,
+    /// SPEC R12.4, R11.8): the logged change, or `null` when it changed
+    /// nothing.
     ///
     /// # Errors
     /// The write's error; nothing changes.
@@ -92,8 +93,14 @@ impl JsonServer {
         let mut a = Args::read(args)?;
         let writer = WriterId::new(&a.string("writer")?);
         let (actor, key, patch, now) = (a.actor()?, a.key()?, a.object("patch")?, a.time("now")?);
+        let ext = a.ext()?;
         a.done()?;
-        let change = self.server.write(&writer, &actor, &key, &patch, now);
+        let change = match &ext {
+            None => self.server.write(&writer, &actor, &key, &patch, now),
+            Some(ext) => self
+                .server
+                .write_ext(&writer, &actor, &key, &patch, now, ext),
+        };
         let change = change.map_err(|e| Error::from(&e))?;
         Ok(change.map_or_else(
             || "null".to_owned(),

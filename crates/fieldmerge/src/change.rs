@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::error::{ChangeError, ChangeErrorKind};
+use crate::ext::Ext;
 use crate::json::{check_value, ValueFault};
 use crate::origin::Origin;
 use crate::record::{RecordKey, FIELD_META_KEY, SHADOW_FIELD, TOMBSTONE_FIELD};
@@ -54,6 +55,8 @@ pub struct Change {
     client_id: WriterId,
     client_seq: Option<u64>,
     server_seq: Option<u64>,
+    // Boxed: most changes have none, and a change stays small.
+    ext: Option<Box<Ext>>,
 }
 
 impl Change {
@@ -107,6 +110,7 @@ impl Change {
             client_id,
             client_seq,
             server_seq: None,
+            ext: None,
         };
         change.check_shape().map_err(|k| err(None, k))?;
         Ok(change)
@@ -161,18 +165,32 @@ impl Change {
     }
 
     /// Whether `other` is this change, whatever either's `server_seq`: the
-    /// same record, op, registers, client and `client_seq` (SPEC R12.1).
+    /// same record, op, registers, client, `client_seq` and extension slot
+    /// (SPEC R12.1, R11.8).
     pub(crate) fn same_content(&self, other: &Change) -> bool {
         self.key == other.key
             && self.op == other.op
             && self.client_id == other.client_id
             && self.client_seq == other.client_seq
+            && self.ext == other.ext
             && self.writes.len() == other.writes.len()
             && self
                 .writes
                 .iter()
                 .zip(&other.writes)
                 .all(|((a, ra), (b, rb))| a == b && ra == rb)
+    }
+
+    /// The change's extension slot (SPEC R11.8), if it has one.
+    pub fn ext(&self) -> Option<&Ext> {
+        self.ext.as_deref()
+    }
+
+    /// The change with the extension slot `ext` (SPEC R11.8), replacing any
+    /// it had: for a change built from parts, such as an import.
+    pub fn with_ext(mut self, ext: Option<Ext>) -> Change {
+        self.ext = ext.map(Box::new);
+        self
     }
 
     pub(crate) fn with_server_seq(mut self, seq: u64) -> Change {
@@ -203,6 +221,7 @@ impl Change {
             client_id,
             client_seq,
             server_seq: None,
+            ext: None,
         }
     }
 
@@ -270,6 +289,7 @@ impl Change {
                     | "client_id"
                     | "client_seq"
                     | "server_seq"
+                    | "ext"
             ) {
                 return Err(fail(
                     &err,
@@ -313,6 +333,10 @@ impl Change {
         };
         let client_seq = seq("client_seq").map_err(|k| fail(&err, None, k))?;
         let server_seq = seq("server_seq").map_err(|k| fail(&err, None, k))?;
+        let ext = match obj.get("ext") {
+            None => None,
+            Some(v) => Some(Box::new(Ext::new(v).map_err(|k| fail(&err, None, k))?)),
+        };
         let object = |name: &'static str| -> Result<&Map<String, Value>, ChangeErrorKind> {
             match obj.get(name) {
                 None => Err(ChangeErrorKind::Missing { path: name.into() }),
@@ -348,6 +372,7 @@ impl Change {
             client_id,
             client_seq,
             server_seq,
+            ext,
         };
         change.check_shape().map_err(|k| fail(&err, None, k))?;
         Ok(change)
@@ -375,6 +400,9 @@ impl Change {
         }
         if let Some(seq) = self.server_seq {
             obj.insert("server_seq".into(), Value::from(seq));
+        }
+        if let Some(ext) = &self.ext {
+            obj.insert("ext".into(), ext.to_json());
         }
         Value::Object(obj)
     }

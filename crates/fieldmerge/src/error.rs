@@ -118,6 +118,13 @@ pub enum ChangeErrorKind {
         /// The number's text (at most 256 bytes of it).
         text: String,
     },
+    /// A change's extension slot whose canonical text is longer than
+    /// [`EXT_BYTES_MAX`](crate::EXT_BYTES_MAX) bytes (SPEC R11.8).
+    #[error("ext is {bytes} bytes of canonical text; at most 4096 are allowed")]
+    ExtTooLarge {
+        /// The length of its canonical text.
+        bytes: usize,
+    },
 }
 
 impl ChangeErrorKind {
@@ -138,6 +145,7 @@ impl ChangeErrorKind {
             ChangeErrorKind::LocalOnlyField => "local_only_field",
             ChangeErrorKind::TooDeep => "too_deep",
             ChangeErrorKind::TooManyFields => "too_many_fields",
+            ChangeErrorKind::ExtTooLarge { .. } => "ext_too_large",
             ChangeErrorKind::DuplicateMember { .. } => "duplicate_member",
             ChangeErrorKind::BadNumber { .. } => "bad_number",
             ChangeErrorKind::DeleteWithoutTombstone => "delete_without_tombstone",

@@ -74,6 +74,7 @@
 mod change;
 mod classify;
 mod error;
+mod ext;
 mod forms;
 mod json;
 mod memory;
@@ -102,6 +103,7 @@ pub use crate::error::{
     ChangeError, ChangeErrorKind, ClockCorrection, ConfigError, LogError, NotRead, PageError,
     PushError, StateError, WriteError,
 };
+pub use crate::ext::{Ext, EXT_BYTES_MAX};
 pub use crate::forms::{read_form, ErrorBody};
 pub use crate::json::{canonical_value, cmp_values, value_depth, values_equal, VALUE_DEPTH_MAX};
 pub use crate::memory::Server;

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::change::Change;
 use crate::classify::Delivery;
 use crate::error::{LogError, PushError, WriteError};
+use crate::ext::Ext;
 use crate::merge::merge_writes;
 use crate::origin::Actor;
 use crate::protocol::{Page, Push, PushReply};
@@ -267,6 +268,35 @@ impl Server {
         patch: &Map<String, Value>,
         now: Timestamp,
     ) -> Result<Option<Change>, WriteError> {
+        self.write_with(writer, actor, key, patch, now, None)
+    }
+
+    /// [`Server::write`], the change carrying the extension slot `ext`
+    /// (SPEC R11.8).
+    ///
+    /// # Errors
+    /// As [`Server::write`].
+    pub fn write_ext(
+        &mut self,
+        writer: &WriterId,
+        actor: &Actor,
+        key: &RecordKey,
+        patch: &Map<String, Value>,
+        now: Timestamp,
+        ext: &Ext,
+    ) -> Result<Option<Change>, WriteError> {
+        self.write_with(writer, actor, key, patch, now, Some(ext))
+    }
+
+    fn write_with(
+        &mut self,
+        writer: &WriterId,
+        actor: &Actor,
+        key: &RecordKey,
+        patch: &Map<String, Value>,
+        now: Timestamp,
+        ext: Option<&Ext>,
+    ) -> Result<Option<Change>, WriteError> {
         let plan = plan_write(
             self.log_head(),
             self.state.get(key),
@@ -276,7 +306,11 @@ impl Server {
             patch,
             now,
         )?;
-        Ok(plan.map(|plan| self.store_write(plan)))
+        // The slot is the caller's: planning never reads it (SPEC R11.8).
+        Ok(plan.map(|mut plan| {
+            plan.change = plan.change.with_ext(ext.cloned());
+            self.store_write(plan)
+        }))
     }
 
     /// The server-side bootstrap of a singleton (SPEC R10): appends its row,

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use crate::change::{Change, Op};
 use crate::classify::Delivery;
 use crate::error::{ClockCorrection, PageError, PushError, WriteError};
+use crate::ext::Ext;
 use crate::merge::{keys_missing, merge_into_record, merge_shared, Local, PendingIndex};
 use crate::origin::{Actor, Origin};
 use crate::patch::{bootstrap_writes, check_write, check_writer, stamp_patch, Tombstone};
@@ -149,6 +150,33 @@ impl Replica {
         patch: &Map<String, Value>,
         now: Timestamp,
     ) -> Result<Option<Change>, WriteError> {
+        self.write_with(key, actor, patch, now, None)
+    }
+
+    /// [`Replica::write`], the change carrying the extension slot `ext`
+    /// (SPEC R11.8), which no rule reads. A no-op write carries nothing.
+    ///
+    /// # Errors
+    /// As [`Replica::write`].
+    pub fn write_ext(
+        &mut self,
+        key: &RecordKey,
+        actor: &Actor,
+        patch: &Map<String, Value>,
+        now: Timestamp,
+        ext: &Ext,
+    ) -> Result<Option<Change>, WriteError> {
+        self.write_with(key, actor, patch, now, Some(ext))
+    }
+
+    fn write_with(
+        &mut self,
+        key: &RecordKey,
+        actor: &Actor,
+        patch: &Map<String, Value>,
+        now: Timestamp,
+        ext: Option<&Ext>,
+    ) -> Result<Option<Change>, WriteError> {
         check_write(
             key,
             ("client_id", &self.client_id),
@@ -156,7 +184,7 @@ impl Replica {
             Tombstone::Refused,
         )?;
         // `stamp` makes it an insert when the record is new.
-        self.stamp(key, Op::Update, actor.origin(), patch.iter(), now)
+        self.stamp(key, Op::Update, actor.origin(), patch.iter(), now, ext)
     }
 
     /// Soft-deletes the record at `key` (SPEC R9.1): an LWW write of its
@@ -171,6 +199,31 @@ impl Replica {
         actor: &Actor,
         now: Timestamp,
     ) -> Result<Option<Change>, WriteError> {
+        self.delete_with(key, actor, now, None)
+    }
+
+    /// [`Replica::delete`], the change carrying the extension slot `ext`
+    /// (SPEC R11.8).
+    ///
+    /// # Errors
+    /// As [`Replica::delete`].
+    pub fn delete_ext(
+        &mut self,
+        key: &RecordKey,
+        actor: &Actor,
+        now: Timestamp,
+        ext: &Ext,
+    ) -> Result<Option<Change>, WriteError> {
+        self.delete_with(key, actor, now, Some(ext))
+    }
+
+    fn delete_with(
+        &mut self,
+        key: &RecordKey,
+        actor: &Actor,
+        now: Timestamp,
+        ext: Option<&Ext>,
+    ) -> Result<Option<Change>, WriteError> {
         let record = self.records.get(key).ok_or_else(|| no_such(key))?;
         if record.is_deleted() {
             return Ok(None);
@@ -183,6 +236,7 @@ impl Replica {
             actor.origin(),
             std::iter::once((&tombstone.0, &tombstone.1)),
             now,
+            ext,
         )
     }
 
@@ -197,6 +251,31 @@ impl Replica {
         actor: &Actor,
         now: Timestamp,
     ) -> Result<Option<Change>, WriteError> {
+        self.restore_with(key, actor, now, None)
+    }
+
+    /// [`Replica::restore`], the change carrying the extension slot `ext`
+    /// (SPEC R11.8).
+    ///
+    /// # Errors
+    /// As [`Replica::restore`].
+    pub fn restore_ext(
+        &mut self,
+        key: &RecordKey,
+        actor: &Actor,
+        now: Timestamp,
+        ext: &Ext,
+    ) -> Result<Option<Change>, WriteError> {
+        self.restore_with(key, actor, now, Some(ext))
+    }
+
+    fn restore_with(
+        &mut self,
+        key: &RecordKey,
+        actor: &Actor,
+        now: Timestamp,
+        ext: Option<&Ext>,
+    ) -> Result<Option<Change>, WriteError> {
         let record = self.records.get(key).ok_or_else(|| no_such(key))?;
         if !record.is_deleted() {
             return Ok(None);
@@ -208,6 +287,7 @@ impl Replica {
             actor.origin(),
             std::iter::once((&restore.0, &restore.1)),
             now,
+            ext,
         )
     }
 
@@ -666,6 +746,7 @@ impl Replica {
         origin: Origin,
         fields: impl Iterator<Item = (&'a String, &'a Value)>,
         now: Timestamp,
+        ext: Option<&Ext>,
     ) -> Result<Option<Change>, WriteError> {
         check_writer("client_id", &self.client_id)?;
         // An exhausted clock refuses only a write that stamps something
@@ -711,7 +792,8 @@ impl Replica {
             writes,
             self.client_id.clone(),
             Some(self.next_seq),
-        );
+        )
+        .with_ext(ext.cloned());
         self.next_seq += 1;
         self.outbox.push(change.clone());
         Ok(Some(change))

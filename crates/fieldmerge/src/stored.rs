@@ -16,6 +16,7 @@ use thiserror::Error;
 
 use crate::change::Change;
 use crate::error::{ClockCorrection, NotRead, PageError, StateError, WriteError};
+use crate::ext::Ext;
 use crate::origin::Actor;
 use crate::protocol::{Page, Push, PushReply};
 use crate::record::{Record, RecordKey};
@@ -176,6 +177,23 @@ impl StoredReplica {
         Ok(self.replica.write(key, actor, patch, now)?)
     }
 
+    /// A local write whose change carries the extension slot `ext` (SPEC
+    /// R11.8); reads `key`.
+    ///
+    /// # Errors
+    /// As [`StoredReplica::write`].
+    pub fn write_ext(
+        &mut self,
+        key: &RecordKey,
+        actor: &Actor,
+        patch: &Map<String, Value>,
+        now: Timestamp,
+        ext: &Ext,
+    ) -> Result<Option<Change>, StoredError> {
+        self.check_read([key])?;
+        Ok(self.replica.write_ext(key, actor, patch, now, ext)?)
+    }
+
     /// A soft delete (SPEC R9.1); reads `key`.
     ///
     /// # Errors
@@ -190,6 +208,22 @@ impl StoredReplica {
         Ok(self.replica.delete(key, actor, now)?)
     }
 
+    /// A soft delete whose change carries the extension slot `ext` (SPEC
+    /// R11.8); reads `key`.
+    ///
+    /// # Errors
+    /// As [`StoredReplica::delete`].
+    pub fn delete_ext(
+        &mut self,
+        key: &RecordKey,
+        actor: &Actor,
+        now: Timestamp,
+        ext: &Ext,
+    ) -> Result<Option<Change>, StoredError> {
+        self.check_read([key])?;
+        Ok(self.replica.delete_ext(key, actor, now, ext)?)
+    }
+
     /// A restore (SPEC R9.1); reads `key`.
     ///
     /// # Errors
@@ -202,6 +236,22 @@ impl StoredReplica {
     ) -> Result<Option<Change>, StoredError> {
         self.check_read([key])?;
         Ok(self.replica.restore(key, actor, now)?)
+    }
+
+    /// A restore whose change carries the extension slot `ext` (SPEC
+    /// R11.8); reads `key`.
+    ///
+    /// # Errors
+    /// As [`StoredReplica::restore`].
+    pub fn restore_ext(
+        &mut self,
+        key: &RecordKey,
+        actor: &Actor,
+        now: Timestamp,
+        ext: &Ext,
+    ) -> Result<Option<Change>, StoredError> {
+        self.check_read([key])?;
+        Ok(self.replica.restore_ext(key, actor, now, ext)?)
     }
 
     /// A singleton's placeholder (SPEC R10); reads `key`.

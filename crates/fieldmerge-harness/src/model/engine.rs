@@ -45,6 +45,43 @@ fn fail(code: &str) -> Failure {
     }
 }
 
+/// R11.8 as the model reads it: an object whose member values nest at most
+/// 128 levels and whose canonical text is at most 4096 bytes, checked before
+/// the write.
+fn model_ext(ext: Option<&Value>) -> Result<Option<Value>, Failure> {
+    let Some(ext) = ext else {
+        return Ok(None);
+    };
+    let Value::Object(members) = ext else {
+        return Err(fail("wrong_type"));
+    };
+    if members.values().any(|v| super::depth(v) > 128) {
+        return Err(fail("too_deep"));
+    }
+    if fieldmerge::canonical_json(ext).len() > 4096 {
+        return Err(fail("ext_too_large"));
+    }
+    Ok(Some(ext.clone()))
+}
+
+/// R11.8: the slot rides on the change a write made, and on its copy in
+/// the outbox or the log (`last`); a no-op write carries nothing.
+fn with_ext(
+    result: Result<Option<ModelChange>, &'static str>,
+    last: Option<&mut ModelChange>,
+    ext: Option<Value>,
+) -> Result<Option<ModelChange>, &'static str> {
+    let Some(ext) = ext else {
+        return result;
+    };
+    let mut change = result?;
+    if let (Some(change), Some(last)) = (change.as_mut(), last) {
+        change.ext = Some(ext.clone());
+        last.ext = Some(ext);
+    }
+    Ok(change)
+}
+
 fn key_of(key: &KeySpec) -> (String, String) {
     match key {
         KeySpec::Key { table, id } => (table.clone(), id.clone()),
@@ -187,36 +224,36 @@ impl Engine for ModelEngine {
                 actor,
                 patch,
                 now,
+                ext,
             } => {
+                let ext = model_ext(ext.as_ref())?;
                 let r = self.replica(replica)?;
-                Self::change_out(
-                    r.write(&key_of(key), origin_of(actor), patch, now.as_ms()),
-                    &mut out,
-                )?;
+                let result = r.write(&key_of(key), origin_of(actor), patch, now.as_ms());
+                Self::change_out(with_ext(result, r.outbox.last_mut(), ext), &mut out)?;
             }
             Step::Delete {
                 replica,
                 key,
                 actor,
                 now,
+                ext,
             } => {
+                let ext = model_ext(ext.as_ref())?;
                 let r = self.replica(replica)?;
-                Self::change_out(
-                    r.delete(&key_of(key), origin_of(actor), now.as_ms()),
-                    &mut out,
-                )?;
+                let result = r.delete(&key_of(key), origin_of(actor), now.as_ms());
+                Self::change_out(with_ext(result, r.outbox.last_mut(), ext), &mut out)?;
             }
             Step::Restore {
                 replica,
                 key,
                 actor,
                 now,
+                ext,
             } => {
+                let ext = model_ext(ext.as_ref())?;
                 let r = self.replica(replica)?;
-                Self::change_out(
-                    r.restore(&key_of(key), origin_of(actor), now.as_ms()),
-                    &mut out,
-                )?;
+                let result = r.restore(&key_of(key), origin_of(actor), now.as_ms());
+                Self::change_out(with_ext(result, r.outbox.last_mut(), ext), &mut out)?;
             }
             Step::Bootstrap {
                 replica,
@@ -347,11 +384,14 @@ impl Engine for ModelEngine {
                 key,
                 patch,
                 now,
+                ext,
             } => {
+                let ext = model_ext(ext.as_ref())?;
                 let result =
                     self.server
                         .write(writer, origin_of(actor), &key_of(key), patch, now.as_ms());
-                Self::change_out(result, &mut out)?;
+                let last = self.server.log.last_mut();
+                Self::change_out(with_ext(result, last, ext), &mut out)?;
             }
             Step::ServerBootstrap { key, fields } => {
                 Self::change_out(self.server.bootstrap(&key_of(key), fields), &mut out)?;

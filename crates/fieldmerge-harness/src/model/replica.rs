@@ -380,6 +380,7 @@ impl ModelReplica {
             client_id: self.client_id.clone(),
             client_seq: Some(self.next_seq),
             server_seq: None,
+            ext: None,
         };
         self.next_seq += 1;
         self.outbox.push(change.clone());

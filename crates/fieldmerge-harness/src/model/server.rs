@@ -209,6 +209,7 @@ impl ModelServer {
             client_id: writer.to_owned(),
             client_seq: None,
             server_seq: None,
+            ext: None,
         };
         self.append(change);
         Ok(self.log.last().cloned())
@@ -233,6 +234,7 @@ impl ModelServer {
             client_id: BOOTSTRAP.to_owned(),
             client_seq: None,
             server_seq: None,
+            ext: None,
         };
         self.append(change);
         Ok(self.log.last().cloned())
@@ -280,9 +282,11 @@ impl ModelServer {
     }
 }
 
-/// R12.1, R12.2: two changes are the same when record, op and registers are.
+/// R12.1, R12.2, R11.8: two changes are the same when record, op, registers
+/// and extension slot are.
 pub fn same_change(a: &ModelChange, b: &ModelChange) -> bool {
     (&a.table, &a.id, a.op) == (&b.table, &b.id, b.op)
+        && a.ext == b.ext
         && a.writes.len() == b.writes.len()
         && a.writes.iter().zip(&b.writes).all(|((x, rx), (y, ry))| {
             x == y && compare_registers(rx, ry) == std::cmp::Ordering::Equal
