@@ -55,6 +55,7 @@ pub fn page(u: &mut Unstructured<'_>, changes: &[Change], cursor: Option<u64>) -
         after,
         changes: out,
         head,
+        quarantined: Vec::new(),
     })
 }
 

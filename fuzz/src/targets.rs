@@ -23,8 +23,27 @@ pub const ALL: &[(&str, Check)] = &[
 
 /// Arbitrary bytes through `decode_changes` (SPEC R11): never a panic; every
 /// rejection a typed error with a stable code; every accepted change
-/// round-trips through its canonical wire form (SPEC R11.4).
+/// round-trips through its canonical wire form (SPEC R11.4). The same bytes
+/// as a page's entries (SPEC R12.6) and as a push reply: never a panic.
 pub fn decode_changes_target(bytes: &[u8]) {
+    // SPEC R12.6: the same bytes as a page's entries read entry by entry:
+    // never a panic, and a batch that decodes is a page with no entry
+    // quarantined and the same changes.
+    let mut text = br#"{"after":0,"changes":"#.to_vec();
+    text.extend_from_slice(bytes);
+    text.extend_from_slice(br#","head":0}"#);
+    let page = fieldmerge::Page::from_json(&text);
+    let _ = fieldmerge::PushReply::from_json(bytes);
+    if let (Ok(changes), Ok(page)) = (decode_changes(bytes), &page) {
+        assert!(
+            page.quarantined.is_empty(),
+            "R12.6: a valid batch quarantined an entry"
+        );
+        assert_eq!(
+            page.changes, changes,
+            "R12.6: a page read other changes than the batch"
+        );
+    }
     match decode_changes(bytes) {
         Err(err) => {
             // SPEC R11.5: a stable code and a message that says what and where.

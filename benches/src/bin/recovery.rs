@@ -125,6 +125,7 @@ fn main() {
         after: 0,
         changes: legacy,
         head: n as u64,
+        quarantined: Vec::new(),
     };
     let d = time(
         || mine.clone(),

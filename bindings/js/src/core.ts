@@ -16,6 +16,7 @@ import type {
   ServerConfig,
   ServerWriteArgs,
   StoredRecord,
+  LogEntry,
   WireChange,
   WriteArgs,
 } from "./types.js";
@@ -293,7 +294,7 @@ export class Server {
   }
 
   /** A server rebuilt from its configuration, log and client table (R13.2). */
-  static fromLog(config: Arg<ServerConfig>, log: Arg<WireChange[]>, clients: Arg<{ [client: string]: { last_seq: number; clock_epoch: number } }>): Server {
+  static fromLog(config: Arg<ServerConfig>, log: Arg<LogEntry[]>, clients: Arg<{ [client: string]: { last_seq: number; clock_epoch: number } }>): Server {
     return new Server(guard((m) => m.Server.from_log(text(config), text(log), text(clients))));
   }
 
@@ -324,8 +325,8 @@ export class Server {
     return parse(this.#call((s) => s.bootstrap(text(args))));
   }
 
-  /** The whole log. */
-  log(): WireChange[] {
+  /** The whole log: its entries in order (R13.2, R12.6). */
+  log(): LogEntry[] {
     return parse(this.#call((s) => s.log()));
   }
 

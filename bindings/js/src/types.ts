@@ -76,12 +76,28 @@ export interface ApplyReport {
   tally: { [counter: string]: number };
   /** The records to write back, in one transaction with the replica's state. */
   changed: { table: string; id: string }[];
+  /**
+   * A page's entries that are not changes (R12.6): skipped, never applied.
+   * Keep them (they are not stored anywhere else); absent when there are none.
+   */
+  quarantined?: {
+    server_seq: number;
+    error: { code: string; message: string; index?: number; field?: string };
+    /** The entry as read, or its exact text when its own text does not read. */
+    entry: Json;
+  }[];
 }
 
-/** A page of the log (R12.2). */
+/**
+ * An entry of the log: a wire change, or a row another service wrote that
+ * is not one (R12.6), which a replica quarantines.
+ */
+export type LogEntry = WireChange | Json;
+
+/** A page of the log (R12.2): its entries, in order. */
 export interface Page {
   after: number;
-  changes: WireChange[];
+  changes: LogEntry[];
   head: number;
 }
 

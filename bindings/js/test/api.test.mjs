@@ -107,3 +107,22 @@ test("many handles freed by their owners leave the module usable", () => {
   const r = track(Replica.create("last"));
   assert.equal(r.state().client_id, "last");
 });
+
+test("a log row that is not a change is kept in its place and quarantined by a replica (R12.6)", () => {
+  const change = {
+    table: "tasks", id: "t1", op: "insert", data: { title: "a" },
+    field_meta: { title: { at: now(0), origin: "user", base: null } }, client_id: "svc", server_seq: 1,
+  };
+  const row = { eventId: "e-2", table: "tasks", id: "t2", op: "update" };
+  const server = track(Server.fromLog({ skew_ms_max: 60000, page_size_max: 10 }, [change, row], {}));
+  assert.deepEqual(server.log()[1], row);
+  const page = server.pull({ cursor: 0 });
+  assert.equal(page.head, 2);
+  const replica = track(Replica.create("phone"));
+  const report = replica.applyPage(page);
+  assert.equal(report.quarantined.length, 1);
+  assert.equal(report.quarantined[0].server_seq, 2);
+  assert.equal(report.quarantined[0].error.code, "unknown_member");
+  assert.deepEqual(report.quarantined[0].entry, row);
+  assert.equal(replica.state().cursor, 2);
+});

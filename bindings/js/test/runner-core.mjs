@@ -30,7 +30,7 @@ const STEP_MEMBERS = {
 };
 const REPLICA_VIEWS = ["records", "derive_updated_at", "deleted", "outbox", "next_seq", "cursor", "hydrating", "clock"];
 const SERVER_VIEWS = ["server_records", "server_log", "server_head"];
-const OUTPUTS = ["change", "changed", "message", "reply", "conflicts", "anomalies", "hidden_edits", "tally",
+const OUTPUTS = ["change", "changed", "message", "reply", "conflicts", "anomalies", "hidden_edits", "quarantined", "tally",
   "acked_through", "appended", "derived", "order", "canonical"];
 const TALLY = ["inserted", "duplicate", "stale", "twin", "overwrite_not_user", "overwrite_same_value",
   "overwrite_witnessed", "overwrite_legacy_hydration", "conflict_unwitnessed", "conflict_legacy"];
@@ -282,9 +282,11 @@ export function runVector(api, vector) {
         if (what === "error" || what === "replica") continue;
         let want = expect[what], got;
         if (REPLICA_VIEWS.includes(what) || SERVER_VIEWS.includes(what)) got = engine.view(target, what);
-        else if (OUTPUTS.includes(what)) got = out[what] ?? (["conflicts", "anomalies", "hidden_edits"].includes(what) ? [] : null);
+        else if (OUTPUTS.includes(what)) got = out[what] ?? (["conflicts", "anomalies", "hidden_edits", "quarantined"].includes(what) ? [] : null);
         else throw new InvalidVector(`step ${i}: unknown expectation ${what}`);
         if (what === "tally") [want, got] = [tally(want), tally(got)];
+        // Error messages are never compared (README, `expect`).
+        if (what === "quarantined") got = got.map(({ error: { message, ...error }, ...q }) => ({ ...q, error }));
         if (!same(want, got)) fail(what, want, got);
       }
     });

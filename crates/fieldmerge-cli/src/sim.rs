@@ -417,6 +417,10 @@ fn summary(report: &CampaignReport, seconds: f64, args: &Args) {
         );
     }
     println!("{:<26} {:>14}", "pages refused (R6.5)", s.pages_refused);
+    println!(
+        "{:<26} {:>14}",
+        "entries quarantined (R12.6)", s.quarantined
+    );
     println!("{:<26} {:>14}", "hidden edits (R9.3)", s.hidden_edits);
     println!(
         "{:<26} {:>14}",

@@ -293,6 +293,7 @@ fn r12_2_a_page_whose_after_is_near_the_last_u64_does_not_wrap() {
         after: u64::MAX,
         changes: Vec::new(),
         head: u64::MAX,
+        quarantined: Vec::new(),
     };
     assert!(!page.has_more());
     // Two changes claiming the last sequence number after `u64::MAX - 1`:
@@ -309,6 +310,7 @@ fn r12_2_a_page_whose_after_is_near_the_last_u64_does_not_wrap() {
         after: fieldmerge::SAFE_INTEGER_MAX - 1,
         changes: vec![last.clone(), last],
         head: u64::MAX,
+        quarantined: Vec::new(),
     };
     let err = me.apply_page(&forged).expect_err("refused");
     assert_eq!(err.code(), "not_consecutive");

@@ -47,6 +47,7 @@ fn forms(u: &mut Unstructured) -> arbitrary::Result<()> {
         after: u.int_in_range(0..=3)?,
         changes: batch.clone(),
         head: u.int_in_range(0..=9)?,
+        quarantined: Vec::new(),
     };
     check(&page);
     check(&Pull {
@@ -211,6 +212,7 @@ fn r13_1_every_error_body_names_its_code_index_and_field() {
             after: 0,
             changes,
             head: 3,
+            quarantined: Vec::new(),
         })
         .expect_err("not consecutive");
     check(ErrorBody::from(&e), "not_consecutive", Some(1), None);

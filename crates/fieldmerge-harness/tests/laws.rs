@@ -728,6 +728,54 @@ laws! {
         Ok(())
     }
 
+    /// A page reads entry by entry (R12.6): a batch's text as a page's
+    /// `changes` keeps the changes a batch decode accepts, in order, and
+    /// quarantines each one it refuses, at its place, with the code, index
+    /// and field that change gets alone; arbitrary bytes as the entries,
+    /// or as a push reply, are a typed error or a page, never a panic.
+    fn r12_6_a_page_quarantines_exactly_the_entries_a_batch_refuses(u) {
+        let batch = wire_batch(u)?;
+        if let Some(items) = batch.as_array() {
+            let text = format!(
+                r#"{{"after":0,"changes":{},"head":{}}}"#,
+                fieldmerge::canonical_json(&batch),
+                items.len()
+            );
+            let page = fieldmerge::Page::from_json(text.as_bytes()).expect("JSON entries read");
+            assert_eq!(page.len(), items.len());
+            let (mut changes, mut quarantined) = (page.changes.iter(), page.quarantined.iter());
+            for (i, item) in items.iter().enumerate() {
+                // The entry alone, as a batch's text: its text's faults come
+                // before its checks (R11.5).
+                let alone = format!("[{}]", fieldmerge::canonical_json(item));
+                match decode_changes(alone.as_bytes()).map(|mut c| c.remove(0)) {
+                    Ok(change) => assert_same!(changes.next(), Some(&change)),
+                    Err(e) => {
+                        let q = quarantined.next().expect("the refused entry is quarantined");
+                        assert_eq!(q.server_seq, i as u64 + 1);
+                        let got = (q.error.code.as_str(), q.error.index, q.error.field.clone());
+                        assert_eq!(got, (e.kind.code(), Some(i), e.field.clone()), "{e}");
+                        // An entry whose own text does not read (too deep) is
+                        // kept as its exact text; any other as read.
+                        match &q.entry {
+                            Value::String(t) if !item.is_string() => {
+                                assert_eq!(t, &fieldmerge::canonical_json(item));
+                            }
+                            entry => assert!(values_equal(entry, item)),
+                        }
+                    }
+                }
+            }
+        }
+        let raw: Vec<u8> = u.arbitrary()?;
+        let mut text = br#"{"after":0,"changes":"#.to_vec();
+        text.extend_from_slice(&raw);
+        text.extend_from_slice(br#","head":0}"#);
+        let _ = fieldmerge::Page::from_json(&text);
+        let _ = fieldmerge::PushReply::from_json(&raw);
+        Ok(())
+    }
+
     /// The persisted state of a replica loads back as the same replica.
     fn r12_5_replica_state_round_trip_is_the_identity(u) {
         let r = replica(u)?;

@@ -11,6 +11,7 @@ mod scenarios;
 // Issue #10: one place for each decision and each check.
 mod boundary;
 mod forms;
+mod poison;
 mod storage;
 
 // Issue #3: laws as properties, the reference model, conformance vectors.

@@ -635,12 +635,14 @@ fn r6_5_pages_that_do_not_continue_the_cursor_are_refused_and_change_nothing() {
         after: 1,
         changes: vec![server.log()[2].clone()],
         head: 3,
+        quarantined: Vec::new(),
     };
     check(&mut phone, skip, "not_consecutive", &before);
     let behind = Page {
         after: 1,
         changes: server.log()[1..3].to_vec(),
         head: 2,
+        quarantined: Vec::new(),
     };
     check(&mut phone, behind, "head_behind", &before);
     assert!(phone.apply_page(&server.pull(1, 5)).is_ok());
@@ -1721,6 +1723,7 @@ fn r12_2_an_own_change_found_in_the_log_acknowledges_it_and_every_earlier_one() 
             after: 3,
             changes: vec![other],
             head: 4,
+            quarantined: Vec::new(),
         })
         .unwrap();
     assert_eq!(phone.outbox().len(), 1);
@@ -1828,6 +1831,7 @@ fn r6_9_a_pending_user_edit_lost_to_a_legacy_change_in_hydration_is_reported() {
             after: 0,
             changes: vec![legacy.clone()],
             head: 1,
+            quarantined: Vec::new(),
         })
         .unwrap();
     assert_eq!(report.conflicts.len(), 1, "the pending edit is lost");
@@ -1847,6 +1851,7 @@ fn r6_9_a_pending_user_edit_lost_to_a_legacy_change_in_hydration_is_reported() {
             after: 0,
             changes: vec![legacy],
             head: 1,
+            quarantined: Vec::new(),
         })
         .unwrap();
     assert!(report.conflicts.is_empty());

@@ -241,6 +241,7 @@ fn r6_4_legacy_changes_are_suppressed_on_every_page_of_a_hydration_round() {
             after: i as u64,
             changes: vec![c.clone()],
             head: 3,
+            quarantined: Vec::new(),
         };
         let report = phone.apply_page(&page).unwrap();
         assert_eq!(report.conflicts.len(), 0, "page {i}");
@@ -261,6 +262,7 @@ fn r6_4_legacy_changes_are_suppressed_on_every_page_of_a_hydration_round() {
         after: 3,
         changes: vec![live],
         head: 4,
+        quarantined: Vec::new(),
     };
     let report = later.apply_page(&page).unwrap();
     assert_eq!(report.conflicts.len(), 1);

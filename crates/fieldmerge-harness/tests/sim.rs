@@ -95,6 +95,31 @@ fn sim_short_campaign_passes_and_fires_every_scenario_and_fault() {
     assert!(report.passed(&campaign.swarm));
 }
 
+/// SPEC R12.6: another service writes entries that are not changes
+/// straight into the log, often. Every replica quarantines each one alike
+/// (the simulator checks every quarantined entry against the log's, and a
+/// page's text against the page), the cursors move past them, and every
+/// replica converges with the server: 0 violations.
+#[test]
+fn sim_poison_entries_in_the_log_are_quarantined_and_every_replica_converges() {
+    let mut swarm = small_swarm();
+    swarm.fault_scale_pct = 300;
+    let campaign = Campaign {
+        seeds: 0..40,
+        swarm,
+        check_determinism: true,
+        ..Campaign::default()
+    };
+    let report = run_campaign(&campaign, |_| {});
+    assert_eq!(report.failures, vec![], "violations with poison entries");
+    assert!(report.nondeterministic.is_empty());
+    assert!(report.stats.faults[FaultKind::Poison as usize] > 20);
+    assert!(
+        report.stats.quarantined > report.stats.faults[FaultKind::Poison as usize],
+        "replicas quarantined fewer entries than were written"
+    );
+}
+
 #[test]
 fn sim_shards_split_the_seed_range_exactly() {
     let shard = |i| Campaign {
@@ -263,7 +288,7 @@ fn sim_a_campaign_that_never_fires_a_fault_kind_fails() {
         },
         |_| {},
     );
-    assert_eq!(report.stats.faults, [0; 11]);
+    assert_eq!(report.stats.faults, [0; 12]);
     assert!(report.passed(&calm), "{:?}", report.never_fired(&calm));
 }
 

@@ -379,6 +379,7 @@ fn stored_run(u: &mut arbitrary::Unstructured) -> arbitrary::Result<()> {
                 after,
                 head: after + changes.len() as u64 + u64::from(u.int_in_range(0u8..=2)?),
                 changes,
+                quarantined: Vec::new(),
             };
             let want = memory.apply_page(&page);
             db.provide(
@@ -445,6 +446,7 @@ fn r13_3_a_stored_replica_needs_its_clock_and_reports_what_it_changed() {
         after: 0,
         changes: vec![c1, c2],
         head: 2,
+        quarantined: Vec::new(),
     };
     assert_eq!(
         fieldmerge::StoredReplica::reads(&page.changes),
@@ -685,6 +687,7 @@ fn r13_3_a_stored_replica_shows_its_parts_and_release_forgets_the_working_set() 
         after: 0,
         changes: Vec::new(),
         head: 0,
+        quarantined: Vec::new(),
     };
     stored
         .apply_page(&page)
@@ -694,6 +697,7 @@ fn r13_3_a_stored_replica_shows_its_parts_and_release_forgets_the_working_set() 
         after: 3,
         changes: Vec::new(),
         head: 3,
+        quarantined: Vec::new(),
     };
     assert_eq!(
         stored

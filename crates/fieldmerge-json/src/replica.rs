@@ -158,7 +158,7 @@ impl JsonReplica {
     /// # Errors
     /// As [`JsonReplica::apply_page`]; nothing changes.
     pub fn receive_reply(&mut self, reply: &[u8]) -> Result {
-        let reply: PushReply = form(reply)?;
+        let reply = PushReply::from_json(reply).map_err(|e| Error::from(&e))?;
         let report = self
             .replica
             .receive_reply(&reply)

@@ -36,15 +36,17 @@ impl JsonServer {
     }
 
     /// A server rebuilt from what it stored (SPEC R13.2): its configuration,
-    /// its log (an array of wire changes with `server_seq`) and its client
-    /// table (`{client_id: {last_seq, clock_epoch}}`).
+    /// its log (an array of its entries in order: wire changes with
+    /// `server_seq`, and rows that are not changes, which keep their place,
+    /// R12.6) and its client table (`{client_id: {last_seq, clock_epoch}}`).
     ///
     /// # Errors
     /// `log_inconsistent` for a log no server could have written; the log's
     /// or table's decode errors.
     pub fn from_log(config: &[u8], log: &[u8], clients: &[u8]) -> Result<JsonServer> {
         let config: ServerConfig = form(config)?;
-        let log = fieldmerge::decode_changes(log).map_err(|e| Error::from(&e))?;
+        // Entry by entry: a row that is not a change keeps its place (R12.6).
+        let (log, quarantined) = fieldmerge::decode_log(log).map_err(|e| Error::from(&e))?;
         let clients: Map<String, Value> = form(clients)?;
         let mut rows = Vec::with_capacity(clients.len());
         for (id, row) in clients {
@@ -52,7 +54,8 @@ impl JsonServer {
                 .map_err(|e| Error::new("wrong_type", &format!("client {id}: {e}")))?;
             rows.push((WriterId::new(&id), row));
         }
-        let server = Server::from_log(config, log, rows).map_err(|e| Error::from(&e))?;
+        let server = Server::from_log_quarantined(config, log, quarantined, rows)
+            .map_err(|e| Error::from(&e))?;
         Ok(JsonServer { server })
     }
 
@@ -127,9 +130,11 @@ impl JsonServer {
         ))
     }
 
-    /// The whole log: wire changes with `server_seq`, in order.
+    /// The whole log, in order: wire changes with `server_seq`, and any
+    /// entry that is not a change at its place, as it was read (R12.6).
     pub fn log(&self) -> String {
-        fieldmerge::canonical_json(&fieldmerge::encode_changes(self.server.log()))
+        let log = fieldmerge::encode_log(self.server.log(), self.server.quarantined());
+        fieldmerge::canonical_json(&log)
     }
 
     /// The client table `{client_id: {last_seq, clock_epoch}}` (SPEC R13.2).

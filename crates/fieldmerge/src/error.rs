@@ -3,6 +3,7 @@
 //! wrong and where, and carries a stable [`code`](ChangeErrorKind::code) for
 //! conformance vectors. A call that returns an error changed nothing.
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::timestamp::{Timestamp, TimestampError};
@@ -553,5 +554,34 @@ impl ConfigError {
     /// The stable code: `bad_config`.
     pub fn code(&self) -> &'static str {
         "bad_config"
+    }
+}
+
+/// The JSON form of every error (SPEC R13.1): `{code, message, index?,
+/// field?}`, with the stable code of the error, its message, and, where the
+/// error names them, the change's position and the field.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    /// The stable code (`bad_name`, `clock_ahead`, ...).
+    pub code: String,
+    /// What was wrong, for people.
+    pub message: String,
+    /// The position of the change (in a batch, push, page or outbox).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    /// The field concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ErrorBody {
+    pub(crate) fn new(code: &str, message: &dyn std::fmt::Display) -> ErrorBody {
+        ErrorBody {
+            code: code.to_owned(),
+            message: message.to_string(),
+            index: None,
+            field: None,
+        }
     }
 }

@@ -7,12 +7,14 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::change::{check_name, decode_change_values, register_from_wire, Change};
+use crate::change::{batch_fault, check_name, decode_change_values, register_from_wire, Change};
 use crate::classify::ConflictRule;
 use crate::error::{
-    ChangeError, ChangeErrorKind, LogError, NotRead, PageError, PushError, StateError, WriteError,
+    ChangeError, ChangeErrorKind, ErrorBody, LogError, NotRead, PageError, PushError, StateError,
+    WriteError,
 };
 use crate::protocol::{Page, Pull, Push, PushReply};
+use crate::quarantine::Quarantined;
 use crate::record::{Record, RecordKey};
 use crate::register::{Register, WriterId};
 use crate::report::{Anomaly, ApplyReport, Conflict, HiddenEdit, Tally};
@@ -20,35 +22,6 @@ use crate::server::{
     ClientRow, LogHead, PushContext, PushOutcome, PushPlan, PushRefusal, WritePlan,
 };
 use crate::state::{record_from_json, record_to_json, register_to_json};
-
-/// The JSON form of every error (SPEC R13.1): `{code, message, index?,
-/// field?}`, with the stable code of the error, its message, and, where the
-/// error names them, the change's position and the field.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ErrorBody {
-    /// The stable code (`bad_name`, `clock_ahead`, ...).
-    pub code: String,
-    /// What was wrong, for people.
-    pub message: String,
-    /// The position of the change (in a batch, push, page or outbox).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub index: Option<usize>,
-    /// The field concerned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-}
-
-impl ErrorBody {
-    fn new(code: &str, message: &dyn std::fmt::Display) -> ErrorBody {
-        ErrorBody {
-            code: code.to_owned(),
-            message: message.to_string(),
-            index: None,
-            field: None,
-        }
-    }
-}
 
 impl From<&ChangeError> for ErrorBody {
     fn from(e: &ChangeError) -> ErrorBody {
@@ -402,6 +375,40 @@ struct ReportForm {
     hidden_edits: Vec<HiddenEditForm>,
     tally: TallyForm,
     changed: Vec<RecordKey>,
+    // Present only when a page had an entry that is not a change (SPEC
+    // R12.6), so every other report keeps its form.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    quarantined: Vec<Quarantined>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuarantinedForm {
+    server_seq: u64,
+    error: ErrorBody,
+    entry: Value,
+}
+
+impl Serialize for Quarantined {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        QuarantinedForm {
+            server_seq: self.server_seq,
+            error: self.error.clone(),
+            entry: self.entry.clone(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Quarantined {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = QuarantinedForm::deserialize(d)?;
+        Ok(Quarantined {
+            server_seq: f.server_seq,
+            error: f.error,
+            entry: f.entry,
+        })
+    }
 }
 
 impl From<&Tally> for TallyForm {
@@ -496,6 +503,7 @@ impl Serialize for ApplyReport {
             hidden_edits,
             tally: TallyForm::from(&self.tally),
             changed: self.changed.clone(),
+            quarantined: self.quarantined.clone(),
         }
         .serialize(s)
     }
@@ -543,6 +551,7 @@ impl<'de> Deserialize<'de> for ApplyReport {
                 .collect(),
             tally: r.tally.into(),
             changed: r.changed,
+            quarantined: r.quarantined,
         })
     }
 }
@@ -629,11 +638,15 @@ fn changes_member(m: &Map<String, Value>) -> Result<Vec<Change>, ChangeError> {
 /// ```
 pub fn read_form<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ChangeError> {
     let value = read_message(bytes, FORM_WRAPPERS)?;
-    T::deserialize(value).map_err(|e| {
-        message_error(ChangeErrorKind::WrongType {
-            path: crate::change::bounded(&e.to_string()),
-            expected: "the message's JSON form (R13.1)",
-        })
+    T::deserialize(value).map_err(|e| form_error(&e))
+}
+
+// A text that reads but is not the form: `wrong_type`, with the
+// deserializer's message.
+fn form_error(e: &serde_json::Error) -> ChangeError {
+    message_error(ChangeErrorKind::WrongType {
+        path: crate::change::bounded(&e.to_string()),
+        expected: "the message's JSON form (R13.1)",
     })
 }
 
@@ -730,19 +743,23 @@ impl Page {
     pub fn to_json(&self) -> Value {
         serde_json::json!({
             "after": self.after,
-            "changes": crate::change::encode_changes(&self.changes),
+            "changes": encode_log(&self.changes, &self.quarantined),
             "head": self.head,
         })
     }
 
     /// Decodes a page from JSON text (SPEC R13.1): all three members are
-    /// required, nothing else is allowed. Whether the page continues a
+    /// required, nothing else is allowed. An entry of `changes` that is not
+    /// a valid change, by R11.5 or by a fault of its own text (R11.7), is
+    /// quarantined, not refused (SPEC R12.6). Whether the page continues a
     /// replica's cursor is the replica's to decide (SPEC R6.5).
     ///
     /// # Errors
-    /// A [`ChangeError`] as for a batch.
+    /// A [`ChangeError`] with index 0 for text that is not JSON, or a page
+    /// that is not the form.
     pub fn from_json(bytes: &[u8]) -> Result<Page, ChangeError> {
-        Page::from_value(&parse_message(bytes)?)
+        let (value, entries) = read_entries(bytes, MESSAGE_WRAPPERS, &["changes"])?;
+        Page::from_parts(value, entries)
     }
 
     /// [`Page::from_json`] over a parsed value.
@@ -750,13 +767,160 @@ impl Page {
     /// # Errors
     /// As [`Page::from_json`].
     pub fn from_value(value: &Value) -> Result<Page, ChangeError> {
-        let m = members(value, "page", &["after", "changes", "head"])?;
-        Ok(Page {
-            after: uint_member(m, "after", None)?,
-            changes: changes_member(m)?,
-            head: uint_member(m, "head", None)?,
-        })
+        Page::from_parts(value.clone(), None)
     }
+
+    // A page from its envelope and, when they were read one by one, its
+    // entries; otherwise the entries are the envelope's `changes`.
+    fn from_parts(mut value: Value, entries: Option<Vec<Entry>>) -> Result<Page, ChangeError> {
+        let m = members(&value, "page", &["after", "changes", "head"])?;
+        let after = uint_member(m, "after", None)?;
+        match m.get("changes") {
+            None => {
+                return Err(message_error(ChangeErrorKind::Missing {
+                    path: "changes".into(),
+                }))
+            }
+            Some(Value::Array(_)) => {}
+            Some(_) => return Err(wrong("batch", "an array")),
+        }
+        let head = uint_member(m, "head", None)?;
+        let entries = entries.unwrap_or_else(|| {
+            let list = value.get_mut("changes").map(Value::take);
+            let Some(Value::Array(list)) = list else {
+                return Vec::new();
+            };
+            list.into_iter().map(Entry::Read).collect()
+        });
+        let mut page = Page::new(after, Vec::with_capacity(entries.len()), head);
+        for (index, entry) in entries.into_iter().enumerate() {
+            // The entry's place in the log, whatever it says (SPEC R12.6).
+            let server_seq = after.saturating_add(index as u64 + 1);
+            let (error, entry) = match entry {
+                Entry::Read(wire) => match Change::from_wire(&wire, index) {
+                    Ok(change) => {
+                        page.changes.push(change);
+                        continue;
+                    }
+                    Err(error) => (error, wire),
+                },
+                Entry::Faulty { error, text } => (error, Value::String(text)),
+            };
+            page.quarantined.push(Quarantined {
+                server_seq,
+                error: ErrorBody::from(&error),
+                entry,
+            });
+        }
+        Ok(page)
+    }
+}
+
+/// Reads a server's stored log (SPEC R13.2) from its JSON form, an array of
+/// entries in log order, entry by entry (R12.6): entry `i` is the log's
+/// `i + 1`; one that is not a valid change is quarantined there, as a page
+/// would quarantine it. What [`Server::from_log_quarantined`] rebuilds from.
+///
+/// [`Server::from_log_quarantined`]: crate::Server::from_log_quarantined
+///
+/// # Errors
+/// A [`ChangeError`] with index 0 for text that is not JSON or not an
+/// array.
+pub fn decode_log(bytes: &[u8]) -> Result<(Vec<Change>, Vec<Quarantined>), ChangeError> {
+    // An entry's value sits in the log array, the change and its `data`.
+    let (value, entries) = read_entries(bytes, 3, &[])?;
+    let page = Page::from_parts(
+        serde_json::json!({"after": 0, "changes": value, "head": 0}),
+        entries,
+    )?;
+    Ok((page.changes, page.quarantined))
+}
+
+/// The JSON form of a server's log (SPEC R13.2, R12.6): its changes and
+/// its quarantined entries, each at its place, in log order. What
+/// [`decode_log`] reads.
+pub fn encode_log(changes: &[Change], quarantined: &[Quarantined]) -> Value {
+    // A quarantined entry goes at its place among the changes, as it was
+    // read (SPEC R12.6); the same for a page's entries.
+    let mut entries = Vec::with_capacity(changes.len() + quarantined.len());
+    let mut quarantined = quarantined.iter().peekable();
+    for change in changes {
+        let seq = change.server_seq().unwrap_or(u64::MAX);
+        while let Some(q) = quarantined.next_if(|q| q.server_seq < seq) {
+            entries.push(q.entry.clone());
+        }
+        entries.push(change.to_wire());
+    }
+    entries.extend(quarantined.map(|q| q.entry.clone()));
+    Value::Array(entries)
+}
+
+/// One entry of a message's list of changes: read, or refused by a fault
+/// of its own text (SPEC R11.7), with its exact text.
+enum Entry {
+    Read(Value),
+    Faulty { error: ChangeError, text: String },
+}
+
+/// Reads a message whose list of changes sits at `path` (SPEC R12.6): the
+/// whole text by the one reader when it reads; when the only faults lie
+/// inside entries of that list, the message without them (its envelope)
+/// and each entry on its own, so one entry's fault refuses that entry
+/// alone. `None` for the entries when the whole text read.
+fn read_entries(
+    bytes: &[u8],
+    wrappers: usize,
+    path: &[&str],
+) -> Result<(Value, Option<Vec<Entry>>), ChangeError> {
+    let fault = match crate::text::read(bytes, wrappers) {
+        Ok(value) => return Ok((value, None)),
+        Err(fault) => fault,
+    };
+    // A fault inside an entry: the entries may still be told apart (a
+    // lone surrogate, say, breaks an entry, not the page's syntax).
+    let in_entry = fault.path.len() > path.len()
+        && path
+            .iter()
+            .zip(&fault.path)
+            .all(|(name, step)| matches!(step, crate::text::PathStep::Key(k) if k == name));
+    let split = match in_entry {
+        true => crate::text::entries(bytes, path).map_err(|f| batch_fault(f, usize::MAX))?,
+        false => None,
+    };
+    let Some(split) = split else {
+        return Err(batch_fault(fault, usize::MAX));
+    };
+    // The envelope: everything but the entries, read by the same rules.
+    let envelope = split.envelope(bytes);
+    let value = crate::text::read(&envelope, wrappers).map_err(|mut f| {
+        f.at = split.text_offset(f.at);
+        batch_fault(f, usize::MAX)
+    })?;
+    // An entry sits inside the envelope's wrappers down to the list.
+    let inner = wrappers.saturating_sub(path.len() + 1);
+    let entries = split
+        .elements
+        .iter()
+        .enumerate()
+        .map(|(index, range)| {
+            let text = &bytes[range.clone()];
+            match crate::text::read(text, inner) {
+                Ok(value) => Entry::Read(value),
+                Err(mut f) => {
+                    f.at += range.start;
+                    f.path.insert(0, crate::text::PathStep::Index(index));
+                    let mut error = batch_fault(f, 0);
+                    error.index = index;
+                    Entry::Faulty {
+                        error,
+                        // In range: `entries` checked the text is UTF-8.
+                        text: String::from_utf8_lossy(text).into_owned(),
+                    }
+                }
+            }
+        })
+        .collect();
+    Ok((value, Some(entries)))
 }
 
 impl Serialize for Page {
@@ -817,6 +981,24 @@ impl Serialize for PushReply {
             report: self.report.clone(),
         }
         .serialize(s)
+    }
+}
+
+impl PushReply {
+    /// Reads a push reply from JSON text (SPEC R13.1, R11.7). Its page is
+    /// read as [`Page::from_json`] reads one: an entry that is not a valid
+    /// change is quarantined, not refused (R12.6).
+    ///
+    /// # Errors
+    /// A [`ChangeError`] with index 0 for text that is not JSON or a reply
+    /// that is not the form.
+    pub fn from_json(bytes: &[u8]) -> Result<PushReply, ChangeError> {
+        let (value, entries) = read_entries(bytes, FORM_WRAPPERS, &["page", "changes"])?;
+        let mut reply = PushReply::deserialize(&value).map_err(|e| form_error(&e))?;
+        if let (Some(entries), Some(page)) = (entries, value.get("page")) {
+            reply.page = Page::from_parts(page.clone(), Some(entries))?;
+        }
+        Ok(reply)
     }
 }
 

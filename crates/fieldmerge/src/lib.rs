@@ -83,6 +83,7 @@ mod number;
 mod origin;
 mod patch;
 mod protocol;
+mod quarantine;
 mod record;
 mod records;
 mod register;
@@ -100,16 +101,17 @@ pub use crate::change::{
 };
 pub use crate::classify::{decide, ConflictRule, Context, Decision, Delivery, Silence};
 pub use crate::error::{
-    ChangeError, ChangeErrorKind, ClockCorrection, ConfigError, LogError, NotRead, PageError,
-    PushError, StateError, WriteError,
+    ChangeError, ChangeErrorKind, ClockCorrection, ConfigError, ErrorBody, LogError, NotRead,
+    PageError, PushError, StateError, WriteError,
 };
 pub use crate::ext::{Ext, EXT_BYTES_MAX};
-pub use crate::forms::{read_form, ErrorBody};
+pub use crate::forms::{decode_log, encode_log, read_form};
 pub use crate::json::{canonical_value, cmp_values, value_depth, values_equal, VALUE_DEPTH_MAX};
 pub use crate::memory::Server;
 pub use crate::number::SAFE_INTEGER_MAX;
 pub use crate::origin::{Actor, Origin, SYSTEM_BOOTSTRAP, SYSTEM_MIGRATION};
 pub use crate::protocol::{Page, Pull, Push, PushReply};
+pub use crate::quarantine::Quarantined;
 pub use crate::record::{
     derive_updated_at, Record, RecordKey, FIELD_META_KEY, SHADOW_FIELD, TOMBSTONE_FIELD,
 };

@@ -11,11 +11,13 @@ use serde_json::{Map, Value};
 
 use crate::change::Change;
 use crate::classify::Delivery;
+use crate::error::ErrorBody;
 use crate::error::{LogError, PushError, WriteError};
 use crate::ext::Ext;
 use crate::merge::merge_writes;
 use crate::origin::Actor;
 use crate::protocol::{Page, Push, PushReply};
+use crate::quarantine::Quarantined;
 use crate::record::{Record, RecordKey};
 use crate::records::Records;
 use crate::register::WriterId;
@@ -31,7 +33,10 @@ use crate::timestamp::Timestamp;
 #[derive(Clone, PartialEq, Debug)]
 pub struct Server {
     config: ServerConfig,
+    // The log's changes and its entries that are not changes (SPEC
+    // R12.6), each in `server_seq` order; together they are `1..=head`.
     log: Vec<Change>,
+    quarantined: Vec<Quarantined>,
     state: BTreeMap<RecordKey, Record>,
     // The greatest `at` in the log: the server's own logical clock.
     high: Timestamp,
@@ -49,6 +54,7 @@ impl Server {
         Server {
             config,
             log: Vec::new(),
+            quarantined: Vec::new(),
             state: BTreeMap::new(),
             high: Timestamp::GENESIS,
             clients: BTreeMap::new(),
@@ -73,9 +79,38 @@ impl Server {
         log: Vec<Change>,
         clients: impl IntoIterator<Item = (WriterId, ClientRow)>,
     ) -> Result<Server, LogError> {
+        Server::from_log_quarantined(config, log, Vec::new(), clients)
+    }
+
+    /// [`Server::from_log`] of a log that also holds entries that are not
+    /// changes (SPEC R12.6): each keeps its `server_seq`, and the changes
+    /// and the quarantined entries together number `1, 2, ...`.
+    ///
+    /// # Errors
+    /// As [`Server::from_log`]; a quarantined entry whose `server_seq` is
+    /// not the next is `NotConsecutive` at its place.
+    pub fn from_log_quarantined(
+        config: ServerConfig,
+        log: Vec<Change>,
+        quarantined: Vec<Quarantined>,
+        clients: impl IntoIterator<Item = (WriterId, ClientRow)>,
+    ) -> Result<Server, LogError> {
         let mut server = Server::new(config);
+        let mut quarantined = quarantined.into_iter().peekable();
+        let mut expected = 1;
         for (index, change) in log.into_iter().enumerate() {
-            let expected = index as u64 + 1;
+            while let Some(q) = quarantined.next_if(|q| Some(q.server_seq) < change.server_seq()) {
+                if q.server_seq != expected {
+                    return Err(LogError::NotConsecutive {
+                        index: index + server.quarantined.len(),
+                        expected,
+                        found: Some(q.server_seq),
+                    });
+                }
+                server.quarantined.push(q);
+                expected += 1;
+            }
+            let index = index + server.quarantined.len();
             if change.server_seq() != Some(expected) {
                 return Err(LogError::NotConsecutive {
                     index,
@@ -108,6 +143,18 @@ impl Server {
                 &mut report,
             );
             server.note_appended(change);
+            expected += 1;
+        }
+        for q in quarantined {
+            if q.server_seq != expected {
+                return Err(LogError::NotConsecutive {
+                    index: server.log.len() + server.quarantined.len(),
+                    expected,
+                    found: Some(q.server_seq),
+                });
+            }
+            server.quarantined.push(q);
+            expected += 1;
         }
         for (client_id, row) in clients {
             let logged = server.clients.get(&client_id).map_or(0, |r| r.last_seq);
@@ -128,14 +175,36 @@ impl Server {
         self.config
     }
 
-    /// The whole log, in order; entry `i` has server sequence number `i + 1`.
+    /// The log's changes, in order. Without quarantined entries, entry
+    /// `i` has server sequence number `i + 1`.
     pub fn log(&self) -> &[Change] {
         &self.log
     }
 
-    /// The server sequence number of the last change (0 for an empty log).
+    /// The log's entries that are not changes, in order (SPEC R12.6).
+    pub fn quarantined(&self) -> &[Quarantined] {
+        &self.quarantined
+    }
+
+    /// The server sequence number of the last entry (0 for an empty log).
     pub fn head(&self) -> u64 {
-        self.log.len() as u64
+        (self.log.len() + self.quarantined.len()) as u64
+    }
+
+    /// Appends an entry that another service wrote straight into the log
+    /// (SPEC R12.6) and that is not a valid change: it takes the next
+    /// `server_seq`, is served in pages as it is, and is never merged.
+    /// An entry that is a valid change is not appended (`None`): a change
+    /// reaches the log through a push or a server-side write, which check
+    /// and stamp it.
+    pub fn append_quarantined(&mut self, entry: Value) -> Option<&Quarantined> {
+        let error = Change::from_wire(&entry, 0).err()?;
+        self.quarantined.push(Quarantined {
+            server_seq: self.head() + 1,
+            error: ErrorBody::from(&error),
+            entry,
+        });
+        self.quarantined.last()
     }
 
     /// The log's head and the greatest `at` it holds.
@@ -240,14 +309,38 @@ impl Server {
     #[must_use]
     pub fn pull(&self, cursor: u64, limit: usize) -> Page {
         let limit = limit.clamp(1, self.config.page_size_max());
-        let start = usize::try_from(cursor)
-            .unwrap_or(usize::MAX)
-            .min(self.log.len());
-        let end = start.saturating_add(limit).min(self.log.len());
+        let last = cursor.saturating_add(limit as u64).min(self.head());
+        // The entries numbered `cursor + 1 ..= last`, in both lists.
+        let within = |seq: Option<u64>| seq.is_some_and(|seq| cursor < seq && seq <= last);
+        let from = self.log.partition_point(|c| c.server_seq() <= Some(cursor));
+        let changes = self.log[from..]
+            .iter()
+            .take_while(|c| within(c.server_seq()))
+            .cloned()
+            .collect();
+        let from = self.quarantined.partition_point(|q| q.server_seq <= cursor);
+        let quarantined = self.quarantined[from..]
+            .iter()
+            .take_while(|q| within(Some(q.server_seq)))
+            .map(|q| {
+                // In a page, an entry's error is the one a replica reading
+                // the page finds: it names the entry's place in the page.
+                let index = usize::try_from(q.server_seq - cursor - 1).unwrap_or(usize::MAX);
+                let error = Change::from_wire(&q.entry, index)
+                    .err()
+                    .map_or_else(|| q.error.clone(), |e| ErrorBody::from(&e));
+                Quarantined {
+                    server_seq: q.server_seq,
+                    error,
+                    entry: q.entry.clone(),
+                }
+            })
+            .collect();
         Page {
             after: cursor,
-            changes: self.log[start..end].to_vec(),
+            changes,
             head: self.head(),
+            quarantined,
         }
     }
 

@@ -3,6 +3,7 @@
 //! simulator reorders, duplicates and drops them, and each has one JSON form.
 
 use crate::change::Change;
+use crate::quarantine::Quarantined;
 use crate::register::WriterId;
 use crate::report::ApplyReport;
 
@@ -30,23 +31,50 @@ pub struct Pull {
     pub limit: Option<usize>,
 }
 
-/// A page of the server log: the changes with server sequence numbers
+/// A page of the server log: the entries with server sequence numbers
 /// `after + 1 ..`, and the log's head when the page was cut (SPEC R12.2).
+/// An entry is a change or, when it does not decode, a quarantined entry
+/// (SPEC R12.6); the two lists together are the page's entries, each in
+/// log order.
 #[derive(Clone, PartialEq, Debug)]
 pub struct Page {
     /// The cursor the page continues (0 for the start of the log).
     pub after: u64,
     /// The changes, in log order.
     pub changes: Vec<Change>,
-    /// The server sequence number of the last change in the log.
+    /// The server sequence number of the last entry in the log.
     pub head: u64,
+    /// The entries that are not changes, in log order, each at its
+    /// position (`server_seq`) among the changes (SPEC R12.6).
+    pub quarantined: Vec<Quarantined>,
 }
 
 impl Page {
+    /// A page of changes only.
+    pub fn new(after: u64, changes: Vec<Change>, head: u64) -> Page {
+        Page {
+            after,
+            changes,
+            head,
+            quarantined: Vec::new(),
+        }
+    }
+
+    /// How many entries the page holds: its changes and its quarantined
+    /// entries.
+    pub fn len(&self) -> usize {
+        self.changes.len() + self.quarantined.len()
+    }
+
+    /// Whether the page holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Whether more of the log follows this page.
     pub fn has_more(&self) -> bool {
         // Saturating: a forged `after` near `u64::MAX` must not wrap.
-        let len = u64::try_from(self.changes.len()).unwrap_or(u64::MAX);
+        let len = u64::try_from(self.len()).unwrap_or(u64::MAX);
         self.after.saturating_add(len) < self.head
     }
 }

@@ -391,7 +391,9 @@ impl Replica {
         } else {
             Delivery::Live
         };
-        let report = self.apply(&page.changes, delivery);
+        let mut report = self.apply(&page.changes, delivery);
+        // Skipped, never applied, and handed to the caller (SPEC R12.6).
+        report.quarantined.clone_from(&page.quarantined);
         self.cursor = Some(last);
         if last >= page.head {
             self.hydrating = false;
@@ -463,25 +465,33 @@ impl Replica {
                 found: page.after,
             });
         }
-        for (i, change) in page.changes.iter().enumerate() {
+        // Entry `i` of the page is the log's `after + i + 1`: a change that
+        // says so, or a quarantined entry in its place (SPEC R12.6).
+        let mut changes = page.changes.iter();
+        let mut quarantined = page.quarantined.iter().peekable();
+        for i in 0..page.len() {
             // A forged `after` near `u64::MAX`: no sequence number follows
-            // the last one, so the change cannot be the one expected.
-            let Some(want) = page.after.checked_add(1 + i as u64) else {
-                return Err(PageError::NotConsecutive {
-                    index: i,
-                    expected: u64::MAX,
-                    found: change.server_seq(),
-                });
+            // the last one, so the entry cannot be the one expected.
+            let want = page.after.checked_add(1 + i as u64);
+            if quarantined
+                .next_if(|q| Some(q.server_seq) == want)
+                .is_some()
+            {
+                continue;
+            }
+            let found = match changes.next() {
+                Some(change) => change.server_seq(),
+                None => quarantined.peek().map(|q| q.server_seq),
             };
-            if change.server_seq() != Some(want) {
+            if found.is_none() || found != want {
                 return Err(PageError::NotConsecutive {
                     index: i,
-                    expected: want,
-                    found: change.server_seq(),
+                    expected: want.unwrap_or(u64::MAX),
+                    found,
                 });
             }
         }
-        let last = page.after.saturating_add(page.changes.len() as u64);
+        let last = page.after.saturating_add(page.len() as u64);
         if page.head < last {
             return Err(PageError::HeadBehind {
                 head: page.head,

@@ -2,6 +2,7 @@
 //! edits hidden by a tombstone, and a tally of every decision (SPEC R6, R9).
 
 use crate::classify::{ConflictRule, Decision, Silence};
+use crate::quarantine::Quarantined;
 use crate::record::RecordKey;
 use crate::register::Register;
 
@@ -138,6 +139,9 @@ pub struct ApplyReport {
     /// overwritten, a twin replaced), in key order, each once: exactly the
     /// records a caller that owns the storage must write back (SPEC R13.3).
     pub changed: Vec<RecordKey>,
+    /// The entries of a page that are not changes, in page order: skipped,
+    /// never applied, kept for the caller (SPEC R12.6).
+    pub quarantined: Vec<Quarantined>,
 }
 
 impl ApplyReport {
@@ -146,6 +150,7 @@ impl ApplyReport {
         self.conflicts.extend(other.conflicts);
         self.anomalies.extend(other.anomalies);
         self.hidden_edits.extend(other.hidden_edits);
+        self.quarantined.extend(other.quarantined);
         self.tally.add(&other.tally);
         let mut changed = std::mem::take(&mut self.changed);
         changed.extend(other.changed);

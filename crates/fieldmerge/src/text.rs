@@ -430,6 +430,351 @@ impl Reader<'_> {
     }
 }
 
+/// Where the entries of one array sit in a JSON text (SPEC R12.6): the
+/// array under the member names of `path` (from the top-level object down;
+/// an empty path is a top-level array), as byte ranges, so each entry can
+/// be read, and refused, on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Entries {
+    /// The array's own range, brackets included.
+    pub array: std::ops::Range<usize>,
+    /// Each element's range, in order.
+    pub elements: Vec<std::ops::Range<usize>>,
+}
+
+impl Entries {
+    /// The text with the array emptied (`[]`): what is left to read
+    /// strictly, and how to map an offset in it back to the text.
+    pub(crate) fn envelope(&self, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(bytes.len() - self.array.len() + 2);
+        out.extend_from_slice(&bytes[..self.array.start]);
+        out.extend_from_slice(b"[]");
+        out.extend_from_slice(&bytes[self.array.end..]);
+        out
+    }
+
+    /// The offset in the text of offset `at` of [`Entries::envelope`].
+    pub(crate) fn text_offset(&self, at: usize) -> usize {
+        if at >= self.array.start + 2 {
+            at - 2 + self.array.len()
+        } else {
+            at
+        }
+    }
+}
+
+/// Finds the entries of the array at `path` (see [`Entries`]) by syntax
+/// alone: no value is built and no number or member name is judged, so an
+/// entry whose own text breaks R11.7 is found like any other. `None` when
+/// the text holds no such array (the strict reader then says why).
+///
+/// # Errors
+/// A syntax fault anywhere in the text: without its structure no entry
+/// can be told from the next.
+pub(crate) fn entries(bytes: &[u8], path: &[&str]) -> Result<Option<Entries>, Fault> {
+    if let Err(e) = std::str::from_utf8(bytes) {
+        return Err(Fault {
+            at: e.valid_up_to(),
+            path: Vec::new(),
+            kind: FaultKind::Syntax("invalid UTF-8"),
+        });
+    }
+    Scanner {
+        bytes,
+        pos: 0,
+        path,
+        stack: Vec::new(),
+        found: None,
+    }
+    .scan()
+}
+
+// One open container of the scan: whether it lies on the path (and, for an
+// object on the path, the name of the member being read), or is the target
+// array.
+enum Open {
+    Object { on_path: bool, key: Option<String> },
+    Array { target: bool },
+}
+
+struct Scanner<'a, 'p> {
+    bytes: &'a [u8],
+    pos: usize,
+    path: &'p [&'p str],
+    stack: Vec<Open>,
+    found: Option<Entries>,
+}
+
+impl Scanner<'_, '_> {
+    fn scan(mut self) -> Result<Option<Entries>, Fault> {
+        'value: loop {
+            self.skip_ws();
+            let start = self.pos;
+            // Where the value sits: on the path, the target array, or an
+            // element of the target.
+            let (on_path, is_target) = self.place();
+            let element = matches!(self.stack.last(), Some(Open::Array { target: true }));
+            match self.peek() {
+                Some(b'[') => {
+                    self.pos += 1;
+                    let target = is_target && self.found.is_none();
+                    if target {
+                        self.found = Some(Entries {
+                            array: start..start,
+                            elements: Vec::new(),
+                        });
+                    }
+                    self.element_start(element, start);
+                    self.stack.push(Open::Array { target });
+                    self.skip_ws();
+                    if self.peek() != Some(b']') {
+                        continue 'value;
+                    }
+                    self.pos += 1;
+                    self.stack.pop();
+                    self.array_closed(target);
+                }
+                Some(b'{') => {
+                    self.pos += 1;
+                    self.element_start(element, start);
+                    self.stack.push(Open::Object { on_path, key: None });
+                    self.skip_ws();
+                    if self.peek() != Some(b'}') {
+                        self.key()?;
+                        continue 'value;
+                    }
+                    self.pos += 1;
+                    self.stack.pop();
+                }
+                Some(b'"') => {
+                    self.element_start(element, start);
+                    self.string()?;
+                }
+                Some(b't') => {
+                    self.element_start(element, start);
+                    self.literal("true")?;
+                }
+                Some(b'f') => {
+                    self.element_start(element, start);
+                    self.literal("false")?;
+                }
+                Some(b'n') => {
+                    self.element_start(element, start);
+                    self.literal("null")?;
+                }
+                Some(b'-' | b'0'..=b'9') => {
+                    self.element_start(element, start);
+                    self.number()?;
+                }
+                Some(_) => return Err(self.fault("expected a value")),
+                None => return Err(self.fault("unexpected end of text")),
+            }
+            // The value is complete: close what it completes.
+            loop {
+                self.element_end();
+                self.skip_ws();
+                match (self.peek(), self.stack.last()) {
+                    (None, None) => return Ok(self.found),
+                    (Some(_), None) => return Err(self.fault("trailing characters")),
+                    (Some(b','), Some(Open::Array { .. })) => {
+                        self.pos += 1;
+                        continue 'value;
+                    }
+                    (Some(b','), Some(Open::Object { .. })) => {
+                        self.pos += 1;
+                        self.skip_ws();
+                        self.key()?;
+                        continue 'value;
+                    }
+                    (Some(b']'), Some(Open::Array { target })) => {
+                        let target = *target;
+                        self.pos += 1;
+                        self.stack.pop();
+                        self.array_closed(target);
+                    }
+                    (Some(b'}'), Some(Open::Object { .. })) => {
+                        self.pos += 1;
+                        self.stack.pop();
+                    }
+                    (_, Some(Open::Array { .. })) => return Err(self.fault("expected , or ]")),
+                    (_, Some(Open::Object { .. })) => return Err(self.fault("expected , or }")),
+                }
+            }
+        }
+    }
+
+    // Whether the value about to start lies on the path, and whether it
+    // is the target array's place.
+    fn place(&self) -> (bool, bool) {
+        let depth = self.stack.len();
+        match self.stack.last() {
+            None => (!self.path.is_empty(), self.path.is_empty()),
+            Some(Open::Object {
+                on_path: true,
+                key: Some(key),
+            }) => {
+                let parent = depth - 1;
+                let matches = self.path.get(parent) == Some(&key.as_str());
+                (
+                    matches && parent + 1 < self.path.len(),
+                    matches && parent + 1 == self.path.len(),
+                )
+            }
+            Some(_) => (false, false),
+        }
+    }
+
+    fn element_start(&mut self, element: bool, start: usize) {
+        if let (true, Some(found)) = (element, self.found.as_mut()) {
+            found.elements.push(start..start);
+        }
+    }
+
+    // After a value completes: when its container is the target array,
+    // the last element ends here.
+    fn element_end(&mut self) {
+        if let (Some(Open::Array { target: true }), Some(found)) =
+            (self.stack.last(), self.found.as_mut())
+        {
+            if let Some(last) = found.elements.last_mut() {
+                if last.end == last.start {
+                    last.end = self.pos;
+                }
+            }
+        }
+    }
+
+    // The target array closed at `self.pos`.
+    fn array_closed(&mut self, target: bool) {
+        if let (true, Some(found)) = (target, self.found.as_mut()) {
+            found.array.end = self.pos;
+        }
+    }
+
+    // Reads a member name and its colon; an object on the path remembers
+    // the name, unescaped, to place the member's value.
+    fn key(&mut self) -> Result<(), Fault> {
+        if self.peek() != Some(b'"') {
+            return Err(self.fault("expected a member name"));
+        }
+        let start = self.pos;
+        self.string()?;
+        if let Some(Open::Object { on_path: true, key }) = self.stack.last_mut() {
+            let mut reader = Reader {
+                bytes: self.bytes,
+                pos: start,
+                stack: Vec::new(),
+                depth_max: 0,
+            };
+            // A name that does not unescape (a lone surrogate) names no
+            // member of the path.
+            *key = reader.string().ok();
+        }
+        self.skip_ws();
+        if self.peek() != Some(b':') {
+            return Err(self.fault("expected :"));
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    fn string(&mut self) -> Result<(), Fault> {
+        self.pos += 1;
+        loop {
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    match self.peek() {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                            self.pos += 1
+                        }
+                        Some(b'u') => {
+                            self.pos += 1;
+                            for _ in 0..4 {
+                                if !self.peek().is_some_and(|b| b.is_ascii_hexdigit()) {
+                                    return Err(self.fault("invalid escape"));
+                                }
+                                self.pos += 1;
+                            }
+                        }
+                        _ => return Err(self.fault("invalid escape")),
+                    }
+                }
+                Some(b) if b < 0x20 => return Err(self.fault("control character in string")),
+                Some(_) => self.pos += 1,
+                None => return Err(self.fault("unterminated string")),
+            }
+        }
+    }
+
+    fn literal(&mut self, word: &'static str) -> Result<(), Fault> {
+        if self.bytes[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            Err(self.fault("expected a value"))
+        }
+    }
+
+    fn number(&mut self) -> Result<(), Fault> {
+        let digits = |s: &mut Self| {
+            let from = s.pos;
+            while matches!(s.peek(), Some(b'0'..=b'9')) {
+                s.pos += 1;
+            }
+            s.pos > from
+        };
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                digits(self);
+            }
+            _ => return Err(self.fault("expected a digit")),
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if !digits(self) {
+                return Err(self.fault("expected a digit"));
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            if !digits(self) {
+                return Err(self.fault("expected a digit"));
+            }
+        }
+        Ok(())
+    }
+
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn fault(&self, what: &'static str) -> Fault {
+        Fault {
+            at: self.pos,
+            path: Vec::new(),
+            kind: FaultKind::Syntax(what),
+        }
+    }
+}
+
 /// Writes `value` as canonical JSON text (SPEC R11.4): no whitespace,
 /// object members in the byte order of their names, strings escaped as
 /// `JSON.stringify` escapes them, numbers as ECMAScript writes them (R4.4).

@@ -256,6 +256,7 @@ fn pull(tx: &Transaction, cursor: u64, limit: usize) -> Result<Page> {
         after: cursor,
         changes,
         head,
+        quarantined: Vec::new(),
     })
 }
 

@@ -105,6 +105,29 @@ fn decode(changes: &Value) -> Result<Vec<ModelChange>, Failure> {
         })
 }
 
+/// A page read by the kernel's page reader (R12.6: entry by entry), then
+/// copied into the model: its changes, and its quarantined entries by
+/// `server_seq` with their JSON form.
+fn decode_page(after: u64, changes: &Value, head: u64) -> Result<ModelPage, Failure> {
+    let text = crate::vectors::page_text(after, changes, head);
+    let page = fieldmerge::Page::from_json(text.as_bytes()).map_err(|e| Failure {
+        code: e.kind.code().into(),
+        index: Some(e.index),
+        field: e.field.clone(),
+        message: e.to_string(),
+    })?;
+    Ok(ModelPage {
+        after: page.after,
+        changes: page.changes.iter().map(from_kernel_change).collect(),
+        head: page.head,
+        quarantined: page
+            .quarantined
+            .iter()
+            .map(|q| (q.server_seq, serde_json::to_value(q).unwrap_or_default()))
+            .collect(),
+    })
+}
+
 /// A replica state read by the kernel's loader, then copied into the model.
 fn load(state: &Value) -> Result<ModelReplica, Failure> {
     let parsed: ReplicaState = serde_json::from_value(state.clone()).map_err(|e| Failure {
@@ -279,11 +302,7 @@ impl Engine for ModelEngine {
                 changes,
                 head,
             } => {
-                let page = ModelPage {
-                    after: *after,
-                    changes: decode(changes)?,
-                    head: *head,
-                };
+                let page = decode_page(*after, changes, *head)?;
                 let report = self.replica(replica)?.apply_page(&page).map_err(fail)?;
                 report_output(&report, &mut out);
             }
@@ -295,11 +314,7 @@ impl Engine for ModelEngine {
                 head,
             } => {
                 // R13.4: all or nothing, on a copy.
-                let page = ModelPage {
-                    after: *after,
-                    changes: decode(changes)?,
-                    head: *head,
-                };
+                let page = decode_page(*after, changes, *head)?;
                 let mut next = self.replica(replica)?.clone();
                 next.ack(*acked_through);
                 let report = next.apply_page(&page).map_err(fail)?;

@@ -56,6 +56,8 @@ pub struct ModelReport {
     pub tally: Vec<Outcome>,
     /// R13.3: the records whose content changed, in key order.
     pub changed: std::collections::BTreeSet<(String, String)>,
+    /// R12.6: the page's entries that are not changes, in page order.
+    pub quarantined: Vec<Value>,
 }
 
 impl ModelReport {
@@ -65,6 +67,7 @@ impl ModelReport {
         self.hidden_edits.extend(other.hidden_edits);
         self.tally.extend(other.tally);
         self.changed.extend(other.changed);
+        self.quarantined.extend(other.quarantined);
     }
 
     pub fn json(&self) -> Value {
@@ -84,13 +87,18 @@ impl ModelReport {
             let count = self.tally.iter().filter(|o| o.tally_name() == name).count();
             tally.insert(name.into(), json!(count));
         }
-        json!({
+        let mut report = json!({
             "conflicts": self.conflicts,
             "anomalies": self.anomalies,
             "hidden_edits": self.hidden_edits,
             "tally": tally,
             "changed": self.changed.iter().map(|(t, i)| json!({"table": t, "id": i})).collect::<Vec<_>>(),
-        })
+        });
+        // R13.1: present only when a page quarantined an entry.
+        if !self.quarantined.is_empty() {
+            report["quarantined"] = json!(self.quarantined);
+        }
+        report
     }
 }
 
@@ -228,6 +236,9 @@ pub struct ModelPage {
     pub after: u64,
     pub changes: Vec<ModelChange>,
     pub head: u64,
+    /// R12.6: the entries that are not changes, each its `server_seq` and
+    /// its JSON form (as the kernel's decoder reported it).
+    pub quarantined: Vec<(u64, Value)>,
 }
 
 /// A client replica, as R12.5 lists what it keeps.
@@ -452,19 +463,30 @@ impl ModelReplica {
         if page.after != cursor {
             return Err("not_at_cursor");
         }
-        for (i, change) in page.changes.iter().enumerate() {
-            if change.server_seq != Some(page.after + 1 + i as u64) {
+        // R12.6: position i of the page is server_seq after + i + 1, held
+        // by a change or by a quarantined entry.
+        let total = page.changes.len() + page.quarantined.len();
+        let quarantined: std::collections::BTreeSet<u64> =
+            page.quarantined.iter().map(|(seq, _)| *seq).collect();
+        let mut changes = page.changes.iter();
+        for i in 0..total as u64 {
+            let seq = page.after + 1 + i;
+            if quarantined.contains(&seq) {
+                continue;
+            }
+            if changes.next().and_then(|c| c.server_seq) != Some(seq) {
                 return Err("not_consecutive");
             }
         }
-        let last = page.after + page.changes.len() as u64;
+        let last = page.after + total as u64;
         if page.head < last {
             return Err("head_behind");
         }
         if self.cursor.is_none() {
             self.hydrating = true;
         }
-        let report = self.apply(&page.changes, self.hydrating);
+        let mut report = self.apply(&page.changes, self.hydrating);
+        report.quarantined = page.quarantined.iter().map(|(_, q)| q.clone()).collect();
         self.cursor = Some(last);
         if last >= page.head {
             self.hydrating = false;

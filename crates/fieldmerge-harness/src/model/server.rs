@@ -132,6 +132,7 @@ impl ModelServer {
             .cloned()
             .collect();
         ModelPage {
+            quarantined: Vec::new(),
             after: cursor,
             changes,
             head: self.log.len() as u64,

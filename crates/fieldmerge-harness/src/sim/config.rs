@@ -120,11 +120,15 @@ pub enum FaultKind {
     /// log and client table, through their JSON forms) and must answer
     /// exactly as before (PROTOCOL.md P2).
     ServerRestart,
+    /// Another service writes an entry that is not a valid change straight
+    /// into the server's log (SPEC R12.6): every replica must quarantine it
+    /// alike and go on.
+    Poison,
 }
 
 impl FaultKind {
     /// Every fault kind, in report order.
-    pub const ALL: [FaultKind; 11] = [
+    pub const ALL: [FaultKind; 12] = [
         FaultKind::Drop,
         FaultKind::Duplicate,
         FaultKind::Reorder,
@@ -136,6 +140,7 @@ impl FaultKind {
         FaultKind::ClockStep,
         FaultKind::ClockAhead,
         FaultKind::ServerRestart,
+        FaultKind::Poison,
     ];
 
     /// The command-line and report name.
@@ -152,6 +157,7 @@ impl FaultKind {
             FaultKind::ClockStep => "clock-step",
             FaultKind::ClockAhead => "clock-ahead",
             FaultKind::ServerRestart => "server-restart",
+            FaultKind::Poison => "poison",
         }
     }
 
@@ -164,12 +170,12 @@ impl FaultKind {
 /// Fault rates per mille, indexed by [`FaultKind`] (`rates.0[kind as usize]`).
 /// Message faults apply per message; device and clock faults per step.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct FaultRates(pub [u32; 11]);
+pub struct FaultRates(pub [u32; 12]);
 
 impl FaultRates {
     /// No faults at all.
     pub fn none() -> FaultRates {
-        FaultRates([0; 11])
+        FaultRates([0; 12])
     }
 
     /// The rate of `kind`, per mille.
@@ -265,7 +271,7 @@ impl Default for Config {
             heal_rounds_max: 12,
             page_size: 8,
             scenarios: ScenarioSet::all(),
-            faults: FaultRates([30, 20, 100, 50, 5, 5, 10, 10, 5, 3, 3]),
+            faults: FaultRates([30, 20, 100, 50, 5, 5, 10, 10, 5, 3, 3, 3]),
             mutation: None,
         }
     }

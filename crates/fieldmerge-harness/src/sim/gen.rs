@@ -4,7 +4,7 @@
 
 use super::config::{Config, FaultKind, Scenario};
 use super::rng::Rng;
-use super::world::{Status, World};
+use super::world::{Status, World, POISON_VARIANTS};
 use super::{Event, Fate};
 
 pub(crate) struct Generator {
@@ -98,6 +98,11 @@ impl Generator {
         let restart = self.rate(FaultKind::ServerRestart);
         if restart > 0 && self.rng.chance(restart) {
             return Event::RestartServer;
+        }
+        let poison = self.rate(FaultKind::Poison);
+        if poison > 0 && self.rng.chance(poison) {
+            let variant = self.rng.below(POISON_VARIANTS) as u8;
+            return Event::Poison { variant };
         }
         if self.rng.chance(self.rate(FaultKind::Partition)) {
             let d = self.rng.index(devices);

@@ -106,6 +106,12 @@ pub enum Event {
     },
     /// The server restarts from its stored log and client table.
     RestartServer,
+    /// Another service writes an entry that is not a change straight into
+    /// the server's log (SPEC R12.6).
+    Poison {
+        /// Which kind of bad entry.
+        variant: u8,
+    },
     /// A device wipes its database and starts again with a new client id.
     Wipe {
         /// The device.
@@ -360,6 +366,9 @@ pub struct Stats {
     pub agreements: u64,
     /// Pages a replica refused (not at its cursor).
     pub pages_refused: u64,
+    /// Poison entries replicas quarantined, each time a page held one
+    /// (SPEC R12.6).
+    pub quarantined: u64,
     /// Hidden-edit reports (SPEC R9.3).
     pub hidden_edits: u64,
     /// Legacy winners exempted during hydration over a user value their
@@ -368,7 +377,7 @@ pub struct Stats {
     /// Pending writes discarded by a database wipe (lost by choice).
     pub wiped_writes: u64,
     /// How often each fault fired, indexed by [`FaultKind`].
-    pub faults: [u64; 11],
+    pub faults: [u64; 12],
     /// How often each scenario fired, indexed by [`Scenario`].
     pub scenarios: [u64; 8],
     /// False conflicts SPEC R6.6 allows outside the delivery model (state
@@ -387,6 +396,7 @@ impl Stats {
         self.conflicts += other.conflicts;
         self.agreements += other.agreements;
         self.pages_refused += other.pages_refused;
+        self.quarantined += other.quarantined;
         self.hidden_edits += other.hidden_edits;
         self.legacy_exempt_unseen += other.legacy_exempt_unseen;
         self.wiped_writes += other.wiped_writes;

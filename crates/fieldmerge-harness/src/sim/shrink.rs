@@ -206,7 +206,8 @@ fn renumber(
                 | Event::Agent { .. }
                 | Event::Legacy { .. }
                 | Event::Deliver { .. }
-                | Event::RestartServer => {}
+                | Event::RestartServer
+                | Event::Poison { .. } => {}
             }
             e
         })

@@ -29,6 +29,9 @@ const SPACE_FIELDS: [&str; 2] = ["name", "color"];
 /// round: a limit on everything.
 const DRAIN_MAX: usize = 100_000;
 
+/// How many kinds of poison entry [`Event::Poison`] writes (SPEC R12.6).
+pub(crate) const POISON_VARIANTS: u64 = 5;
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Status {
     Absent,
@@ -77,7 +80,7 @@ enum Payload {
     Push(Push),
     Pull { cursor: u64, limit: usize },
     Boot,
-    PushReply(Result<PushReply, PushError>),
+    PushReply(Result<Box<PushReply>, PushError>),
     Page(Page),
 }
 
@@ -296,6 +299,7 @@ impl World {
             Event::Boot { device, fate } => self.boot(device, fate),
             Event::Crash { device } => self.crash(device),
             Event::RestartServer => self.restart_server(),
+            Event::Poison { variant } => self.poison(variant),
             Event::Wipe { device, fate } => self.wipe(device, fate),
             Event::Write {
                 device,
@@ -513,6 +517,39 @@ impl World {
         }
     }
 
+    // SPEC R12.6: another service writes an entry that is not a change
+    // straight into the log. It holds a server_seq and no write.
+    fn poison(&mut self, variant: u8) {
+        self.fault(FaultKind::Poison);
+        let key = self.key(usize::from(variant) % self.key_count());
+        let meta = json!({"title": {"at": "2026-04-26T10:00:00.000Z", "origin": "user"}});
+        let entry = match variant % POISON_VARIANTS as u8 {
+            // A row of the replaced system's shape (SPEC R11.1 refuses it).
+            0 => json!({"eventId": "e1", "table": key.table, "id": key.id, "op": "update",
+                        "fields": {"title": {"value": "x", "at": "2026-04-26T10:00:00.000Z"}}}),
+            1 => json!({"table": key.table, "id": key.id, "op": "upsert",
+                        "data": {"title": "x"}, "field_meta": meta, "client_id": "svc"}),
+            2 => json!({"table": key.table, "id": key.id, "op": "update",
+                        "data": {"title": "x"}, "client_id": "svc"}),
+            3 => json!({"table": key.table, "id": key.id, "op": "update", "data": {"title": "x"},
+                        "field_meta": {"title": {"at": "2026-04-26 10:00", "origin": "user"}},
+                        "client_id": "svc"}),
+            _ => json!("a row that is not an object"),
+        };
+        match self.server.append_quarantined(entry) {
+            Some(q) => {
+                let (seq, code) = (q.server_seq, q.error.code.clone());
+                // No write of the oracle's stands at this place in the log.
+                self.oracle.log_writes.push(usize::MAX);
+                self.log(format_args!("  poison entry {seq} ({code})"));
+            }
+            None => self.violate(
+                ViolationKind::PageHandling,
+                "the server took a poison entry for a valid change".into(),
+            ),
+        }
+    }
+
     // Write `id` was appended to the server log.
     fn logged(&mut self, id: usize) {
         self.oracle.log_writes.push(id);
@@ -531,12 +568,17 @@ impl World {
             .map(|(id, row)| (id.clone(), row))
             .collect();
         let clients = serde_json::to_value(&clients).unwrap_or_default();
+        let quarantined = serde_json::to_value(self.server.quarantined()).unwrap_or_default();
         let rebuilt = fieldmerge::decode_change_values(&log)
             .map_err(|e| e.to_string())
             .and_then(|log| {
                 let clients: Vec<(WriterId, ClientRow)> =
                     serde_json::from_value(clients).map_err(|e| e.to_string())?;
-                Server::from_log(self.server.config(), log, clients).map_err(|e| e.to_string())
+                let quarantined: Vec<fieldmerge::Quarantined> =
+                    serde_json::from_value(quarantined).map_err(|e| e.to_string())?;
+                let config = self.server.config();
+                Server::from_log_quarantined(config, log, quarantined, clients)
+                    .map_err(|e| e.to_string())
             });
         match rebuilt {
             Ok(server) if server == self.server => self.server = server,
@@ -844,7 +886,12 @@ impl World {
             match message.payload {
                 Payload::Push(push) => {
                     let result = self.server_push(&push);
-                    self.send_as(d, message.incarnation, Payload::PushReply(result), fate);
+                    self.send_as(
+                        d,
+                        message.incarnation,
+                        Payload::PushReply(result.map(Box::new)),
+                        fate,
+                    );
                 }
                 Payload::Pull { cursor, limit } => {
                     let page = self.server.pull(cursor, limit);
@@ -941,7 +988,7 @@ impl World {
         } else {
             None
         };
-        let head = self.server.head();
+        let logged_before = self.server.log().len();
         let now = self.server_now();
         let before = Before::changes(self.server.records(), &new);
         let result = self.server.push(push, now);
@@ -953,8 +1000,8 @@ impl World {
                 if reply.appended == 0 && !push.changes.is_empty() {
                     coverage.hit(Mark::PushRetryDeduplicated);
                 }
-                for seq in head..self.server.head() {
-                    let c = &self.server.log()[seq as usize];
+                for i in logged_before..self.server.log().len() {
+                    let c = &self.server.log()[i];
                     if let Some((field, at)) = self.oracle.disowned_in(c) {
                         self.violations.push(Violation::new(
                             self.step,
@@ -1021,6 +1068,33 @@ impl World {
         result
     }
 
+    // SPEC R12.6: a page's quarantined entries are exactly the log's poison
+    // entries in its range, and reading the page's text quarantines the
+    // same ones, so every replica skips them alike.
+    fn check_quarantined(&mut self, d: usize, page: &Page, what: &str) -> bool {
+        if page.quarantined.is_empty() {
+            return true;
+        }
+        let logged = self.server.quarantined();
+        let matches = page.quarantined.iter().all(|q| {
+            logged
+                .iter()
+                .any(|l| l.server_seq == q.server_seq && l.entry == q.entry)
+        });
+        let text = fieldmerge::canonical_json(&page.to_json());
+        let reread = Page::from_json(text.as_bytes());
+        let same = reread.as_ref().is_ok_and(|p| p == page);
+        if matches && same {
+            self.stats.quarantined += page.quarantined.len() as u64;
+            return true;
+        }
+        self.violate(
+            ViolationKind::PageHandling,
+            format!("device {d}: {what} quarantines what the log does not hold as poison, or its text reads otherwise ({reread:?})"),
+        );
+        false
+    }
+
     // Applies a page through the oracle; whether the replica took it.
     fn apply_page(&mut self, d: usize, page: &Page, what: &str) -> bool {
         let step = self.step;
@@ -1053,12 +1127,15 @@ impl World {
             ));
             return false;
         }
+        if !self.check_quarantined(d, page, what) {
+            return false;
+        }
         let mut ids = Vec::with_capacity(page.changes.len());
         for c in &page.changes {
             let seq = c.server_seq().unwrap_or(0) as usize;
             match self.oracle.log_writes.get(seq.wrapping_sub(1)) {
-                Some(&id) => ids.push(id),
-                None => {
+                Some(&id) if id != usize::MAX => ids.push(id),
+                _ => {
                     self.violate(
                         ViolationKind::UnknownRegister,
                         format!("device {d}: log entry {seq} is no simulated write"),

@@ -26,7 +26,7 @@ fn r12_4_a_restamp_never_reuses_the_version_of_an_acked_write() {
         heal_rounds_max: 12,
         page_size: 2,
         scenarios: ScenarioSet(57),
-        faults: FaultRates([71, 20, 113, 66, 7, 5, 14, 6, 13, 8, 0]),
+        faults: FaultRates([71, 20, 113, 66, 7, 5, 14, 6, 13, 8, 0, 0]),
         mutation: None,
     };
     let schedule = vec![
@@ -78,7 +78,7 @@ fn r12_4_restamped_writes_stay_above_the_writers_acked_writes() {
         heal_rounds_max: 12,
         page_size: 20,
         scenarios: ScenarioSet(89),
-        faults: FaultRates([36, 23, 248, 41, 7, 5, 1, 18, 4, 1, 0]),
+        faults: FaultRates([36, 23, 248, 41, 7, 5, 1, 18, 4, 1, 0, 0]),
         mutation: None,
     };
     let schedule = vec![
@@ -150,7 +150,7 @@ fn r12_4_a_pre_correction_copy_of_a_push_never_reaches_the_log() {
         tasks: 1,
         page_size: 20,
         scenarios: ScenarioSet(0),
-        faults: FaultRates([0; 11]),
+        faults: FaultRates([0; 12]),
         ..Config::default()
     };
     let schedule = vec![
