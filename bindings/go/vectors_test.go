@@ -543,6 +543,31 @@ func contains(list []string, s string) bool {
 
 // runVector runs one file; it returns every mismatch, or an error for a
 // file that is not a valid vector.
+// skipReason says why the binding cannot run a vector, or "": a vector
+// with an import step needs the importer of SPEC R14, a tool of the Rust
+// CLI that the binding does not have (README, import: skipped, never
+// passed).
+func skipReason(path string) string {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	var vector struct {
+		Steps []struct {
+			Op string `json:"op"`
+		} `json:"steps"`
+	}
+	if json.Unmarshal(text, &vector) != nil {
+		return ""
+	}
+	for _, step := range vector.Steps {
+		if step.Op == "import" {
+			return "the importer (R14) is not part of the binding"
+		}
+	}
+	return ""
+}
+
 func runVector(path string) ([]string, error) {
 	text, err := os.ReadFile(path)
 	if err != nil {
@@ -726,6 +751,9 @@ func TestVectors(t *testing.T) {
 	for _, path := range vectorFiles(t) {
 		path := path
 		t.Run(strings.TrimPrefix(path, "../../spec/vectors/"), func(t *testing.T) {
+			if reason := skipReason(path); reason != "" {
+				t.Skip(reason)
+			}
 			fails, err := runVector(path)
 			if err != nil {
 				t.Fatalf("invalid vector: %v", err)

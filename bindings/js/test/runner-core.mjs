@@ -239,6 +239,14 @@ function errorMatches(want, got) {
     && (!("field" in want) || want.field === got.field);
 }
 
+/** Why this package skips a vector, or null: a vector with an `import`
+ * step needs the importer of SPEC R14, a tool of the Rust CLI that the
+ * package does not have (README, `import`: skipped, never passed). */
+export function skipReason(vector) {
+  const imports = (vector.steps ?? []).some((s) => s.op === "import");
+  return imports ? "the importer (R14) is not part of the package" : null;
+}
+
 /** Runs one parsed vector with the package's exports `api`: its
  * mismatches (throws InvalidVector for a vector that does not follow the
  * format). */

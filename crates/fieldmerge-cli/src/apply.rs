@@ -77,7 +77,7 @@ pub fn main(args: &ApplyArgs) -> ExitCode {
 
 // Reads at most `max` bytes: a larger input (or an endless one, such as
 // /dev/zero) is refused, not read until memory runs out.
-fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, ErrorBody> {
+pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, ErrorBody> {
     let io = |e: std::io::Error| ErrorBody {
         code: "io".into(),
         message: format!("cannot read {}: {e}", path.display()),

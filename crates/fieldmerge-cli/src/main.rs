@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod apply;
+mod import;
 mod sim;
 mod vectors;
 
@@ -34,6 +35,9 @@ enum Command {
     Vectors(vectors::VectorsArgs),
     /// Apply a batch of wire changes to a replica state and print the result.
     Apply(apply::ApplyArgs),
+    /// Import the replaced system's change rows, served changes or a
+    /// device's records into fieldmerge's forms (spec/SPEC.md R14).
+    Import(import::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,5 +45,6 @@ fn main() -> ExitCode {
         Command::Sim(args) => sim::main(&args),
         Command::Vectors(args) => vectors::main(&args),
         Command::Apply(args) => apply::main(&args),
+        Command::Import(args) => import::main(&args),
     }
 }

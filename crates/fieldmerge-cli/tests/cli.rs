@@ -259,3 +259,58 @@ fn vectors_does_not_follow_a_symbolic_link_cycle_and_apply_refuses_an_endless_in
     assert_eq!(code, 1, "{out}");
     assert!(out.contains(r#""code":"too_large""#), "{out}");
 }
+
+fn import_data(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fieldmerge-import/tests/data")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// SPEC R14: `fieldmerge import` documents its three inputs, prints one
+/// canonical object, gives the same bytes for the same input, and exits 1
+/// when a row was refused (the result still printed) or the input was.
+#[test]
+fn the_import_command_is_documented_deterministic_and_says_when_a_row_was_refused() {
+    let (code, help) = fieldmerge(&["import", "--help"]);
+    assert_eq!(code, 0);
+    for word in [
+        "rows",
+        "served",
+        "device",
+        "--client-id",
+        "sync_changes",
+        "__fieldMeta",
+        "Exit codes",
+    ] {
+        assert!(help.contains(word), "import --help lacks {word}");
+    }
+    let rows = import_data("rows.jsonl");
+    let (code, first) = fieldmerge(&["import", "rows", &rows]);
+    assert_eq!(code, 1, "the fixture has a bad row and a bad line: {first}");
+    let (_, second) = fieldmerge(&["import", "rows", &rows]);
+    assert_eq!(first, second, "importing twice gives the same bytes");
+    let out: serde_json::Value = serde_json::from_str(&first).expect("one JSON object");
+    assert_eq!(out["log"].as_array().map(Vec::len), Some(7));
+    assert_eq!(
+        first.trim(),
+        fieldmerge::canonical_json(&out),
+        "canonical form"
+    );
+
+    let d2 = import_data("device-d2.json");
+    let (code, out) = fieldmerge(&["import", "device", &d2, "--client-id", "c-d2"]);
+    assert_eq!(code, 0, "{out}");
+    let out: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    assert_eq!(out["state"]["client_id"], "c-d2");
+    assert_eq!(
+        fieldmerge(&["import", "device", &d2]).0,
+        2,
+        "a device needs its client id"
+    );
+    let (code, out) = fieldmerge(&["import", "served", &rows]);
+    assert_eq!(code, 1, "rows are not served changes: every row refused");
+    let out: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    assert_eq!(out["log"], json!([]));
+}

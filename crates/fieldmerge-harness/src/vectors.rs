@@ -336,6 +336,16 @@ pub enum Step {
         /// The text.
         text: String,
     },
+    /// The importer (SPEC R14): the replaced system's rows, served changes
+    /// or a device's export, as text.
+    Import {
+        /// `rows`, `served` or `device`.
+        kind: String,
+        /// The input text.
+        input: String,
+        /// The device's client id (for `device`).
+        client_id: Option<String>,
+    },
     /// The total order of JSON values (SPEC R4.4).
     CompareValues {
         /// The left value.
@@ -384,6 +394,7 @@ impl Step {
             Step::DeriveRow { .. } => "derive_row",
             Step::CompareValues { .. } => "compare_values",
             Step::ReadJson { .. } => "read_json",
+            Step::Import { .. } => "import",
             Step::Check { .. } => "check",
         }
     }
@@ -412,6 +423,7 @@ impl Step {
             | Step::RestartServer
             | Step::DeriveRow { .. }
             | Step::ReadJson { .. }
+            | Step::Import { .. }
             | Step::CompareValues { .. } => None,
         }
     }
@@ -751,6 +763,11 @@ impl Engine for KernelEngine {
             Step::ReadJson { text } => {
                 out.insert("canonical".into(), read_json_step(text)?);
             }
+            Step::Import {
+                kind,
+                input,
+                client_id,
+            } => out.extend(import_step(kind, input, client_id.as_deref())?),
             Step::Check { .. } => {}
         }
         Ok(out)
@@ -903,6 +920,53 @@ pub fn page_text(after: u64, changes: &Value, head: u64) -> String {
         other => fieldmerge::canonical_json(other),
     };
     format!(r#"{{"after":{after},"changes":{changes},"head":{head}}}"#)
+}
+
+/// The `import` step (SPEC R14): `import_log` and `import_report` (rows,
+/// served) or `import_state` and `import_report` (device); a report line's
+/// error is its code alone, since messages are never compared.
+pub fn import_step(kind: &str, input: &str, client_id: Option<&str>) -> Result<Output, Failure> {
+    let bytes = input.as_bytes();
+    let refused = |e: fieldmerge::ErrorBody| Failure {
+        code: e.code,
+        index: None,
+        field: None,
+        message: e.message,
+    };
+    let (main, value, report) = match (kind, client_id) {
+        ("rows", None) => {
+            let i = fieldmerge_import::import_rows(bytes).map_err(refused)?;
+            ("import_log", i.to_json()["log"].clone(), i.report)
+        }
+        ("served", None) => {
+            let i = fieldmerge_import::import_served(bytes).map_err(refused)?;
+            ("import_log", i.to_json()["log"].clone(), i.report)
+        }
+        ("device", Some(id)) => {
+            let i = fieldmerge_import::import_device(bytes, id).map_err(refused)?;
+            ("import_state", i.to_json()["state"].clone(), i.report)
+        }
+        _ => {
+            return Err(failure(
+                "invalid_vector",
+                &"import needs kind rows or served, or device with client_id",
+            ))
+        }
+    };
+    let lines = report
+        .iter()
+        .map(|line| {
+            let mut l = line.to_json();
+            if let Some(code) = l.get("error").and_then(|e| e.get("code")).cloned() {
+                l["error"] = code;
+            }
+            l
+        })
+        .collect();
+    let mut out = Output::new();
+    out.insert(main.into(), value);
+    out.insert("import_report".into(), Value::Array(lines));
+    Ok(out)
 }
 
 /// The `read_json` step (SPEC R11.7): the canonical text, or the error.
@@ -1070,8 +1134,11 @@ const EXPECT_REPLICA: [&str; 8] = [
     "deleted",
 ];
 const EXPECT_SERVER: [&str; 3] = ["server_records", "server_log", "server_head"];
-const EXPECT_OUTPUT: [&str; 14] = [
+const EXPECT_OUTPUT: [&str; 17] = [
     "change",
+    "import_log",
+    "import_state",
+    "import_report",
     "quarantined",
     "changed",
     "message",
@@ -1510,6 +1577,15 @@ fn parse_step(raw: &Value, names: &[String]) -> Result<(Step, Map<String, Value>
         },
         "read_json" => Step::ReadJson {
             text: m.string("text")?,
+        },
+        "import" => Step::Import {
+            kind: m.string("kind")?,
+            input: m.string("input")?,
+            client_id: match m.get("client_id") {
+                None => None,
+                Some(Value::String(id)) => Some(id.clone()),
+                Some(_) => return Err("client_id must be a string".into()),
+            },
         },
         "compare_values" => Step::CompareValues {
             a: m.req("a")?.clone(),

@@ -438,6 +438,17 @@ impl Engine for ModelEngine {
             Step::ReadJson { text } => {
                 out.insert("canonical".into(), crate::vectors::read_json_step(text)?);
             }
+            // The importer is a tool over the kernel's forms (SPEC R14), not a
+            // rule of the merge: the model runs the same one.
+            Step::Import {
+                kind,
+                input,
+                client_id,
+            } => out.extend(crate::vectors::import_step(
+                kind,
+                input,
+                client_id.as_deref(),
+            )?),
             Step::Check { .. } => {}
         }
         Ok(out)
