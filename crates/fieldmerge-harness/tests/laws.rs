@@ -696,6 +696,20 @@ laws! {
 
     /// Decoding the encoding of valid changes gives them back, as values
     /// and through JSON text; encoding is canonical.
+    /// The direct writers give the canonical text byte for byte (R11.4):
+    /// a change's and a page's, quarantined entries included (R12.6).
+    fn r11_4_the_direct_writers_write_the_canonical_text(u) {
+        let c = change(u)?;
+        assert_eq!(c.to_text(), fieldmerge::canonical_json(&c.to_wire()));
+        let mut server = server_with_history(u)?;
+        if u.ratio(1u8, 2)? {
+            server.append_quarantined(value(u)?);
+        }
+        let page = server.pull(u.int_in_range(0..=server.head())?, u.int_in_range(1usize..=8)?);
+        assert_eq!(page.to_text(), fieldmerge::canonical_json(&page.to_json()));
+        Ok(())
+    }
+
     fn r11_4_wire_round_trip_is_the_identity(u) {
         let c = change(u)?;
         assert_same!(Change::from_wire(&c.to_wire(), 0).as_ref(), Ok(&c));

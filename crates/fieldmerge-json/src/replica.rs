@@ -17,10 +17,7 @@ pub struct JsonReplica {
 }
 
 fn change_text(change: Option<fieldmerge::Change>) -> String {
-    change.map_or_else(
-        || "null".to_owned(),
-        |c| fieldmerge::canonical_json(&c.to_wire()),
-    )
+    change.map_or_else(|| "null".to_owned(), |c| c.to_text())
 }
 
 fn report_text(report: &ApplyReport) -> String {

@@ -81,9 +81,7 @@ impl JsonServer {
     pub fn pull(&self, pull: &[u8]) -> Result {
         let pull: Pull = form(pull)?;
         let limit = pull.limit.unwrap_or(usize::MAX);
-        Ok(fieldmerge::canonical_json(
-            &self.server.pull(pull.cursor, limit).to_json(),
-        ))
+        Ok(self.server.pull(pull.cursor, limit).to_text())
     }
 
     /// A server-side write (`{writer, actor, table, id, patch, now, ext?}`,
@@ -105,10 +103,7 @@ impl JsonServer {
                 .write_ext(&writer, &actor, &key, &patch, now, ext),
         };
         let change = change.map_err(|e| Error::from(&e))?;
-        Ok(change.map_or_else(
-            || "null".to_owned(),
-            |c| fieldmerge::canonical_json(&c.to_wire()),
-        ))
+        Ok(change.map_or_else(|| "null".to_owned(), |c| c.to_text()))
     }
 
     /// A server-side bootstrap (`{kind, scope, fields}` or `{table, id,
@@ -124,10 +119,7 @@ impl JsonServer {
             .server
             .bootstrap(&key, &fields)
             .map_err(|e| Error::from(&e))?;
-        Ok(change.map_or_else(
-            || "null".to_owned(),
-            |c| fieldmerge::canonical_json(&c.to_wire()),
-        ))
+        Ok(change.map_or_else(|| "null".to_owned(), |c| c.to_text()))
     }
 
     /// The whole log, in order: wire changes with `server_seq`, and any

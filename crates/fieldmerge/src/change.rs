@@ -12,7 +12,7 @@ use crate::origin::Origin;
 use crate::record::{RecordKey, FIELD_META_KEY, SHADOW_FIELD, TOMBSTONE_FIELD};
 use crate::register::{Base, Register, Version, WriterId};
 pub(crate) use crate::text::bounded;
-use crate::text::{Fault, FaultKind, PathStep};
+use crate::text::{write_string, write_value, Fault, FaultKind, PathStep};
 use crate::timestamp::Timestamp;
 
 /// The longest table, id, field or writer name, in bytes (SPEC R11.6).
@@ -405,6 +405,74 @@ impl Change {
             obj.insert("ext".into(), ext.to_json());
         }
         Value::Object(obj)
+    }
+}
+
+impl Change {
+    /// The change's canonical wire text (SPEC R11.4), written straight from
+    /// the change: `canonical_json(&c.to_wire())` without building the
+    /// value, byte for byte.
+    pub fn to_text(&self) -> String {
+        let mut out = String::with_capacity(96 + 128 * self.writes.len());
+        self.write_text(&mut out);
+        out
+    }
+
+    /// Appends [`Change::to_text`] to `out`.
+    pub(crate) fn write_text(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        // Members in the byte order of their names (R11.4): client_id,
+        // client_seq, data, ext, field_meta, id, op, server_seq, table.
+        out.push_str("{\"client_id\":");
+        write_string(self.client_id.as_str(), out);
+        if let Some(seq) = self.client_seq {
+            let _ = write!(out, ",\"client_seq\":{seq}");
+        }
+        // `writes` is sorted by name bytes, the canonical order.
+        out.push_str(",\"data\":{");
+        for (i, (name, reg)) in self.writes.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_string(name, out);
+            out.push(':');
+            write_value(&reg.value, out);
+        }
+        out.push('}');
+        if let Some(ext) = &self.ext {
+            out.push_str(",\"ext\":");
+            write_value(&ext.to_json(), out);
+        }
+        out.push_str(",\"field_meta\":{");
+        for (i, (name, reg)) in self.writes.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_string(name, out);
+            // A register's metadata: at, base, by, origin (byte order).
+            let _ = write!(out, ":{{\"at\":\"{}\"", reg.at);
+            match &reg.base {
+                Base::Legacy => {}
+                Base::First => out.push_str(",\"base\":null"),
+                Base::Saw(v) => {
+                    let _ = write!(out, ",\"base\":{{\"at\":\"{}\",\"by\":", v.at);
+                    write_string(v.by.as_str(), out);
+                    out.push('}');
+                }
+            }
+            out.push_str(",\"by\":");
+            write_string(reg.by.as_str(), out);
+            let _ = write!(out, ",\"origin\":\"{}\"}}", reg.origin.as_str());
+        }
+        out.push_str("},\"id\":");
+        write_string(&self.key.id, out);
+        let _ = write!(out, ",\"op\":\"{}\"", self.op.as_str());
+        if let Some(seq) = self.server_seq {
+            let _ = write!(out, ",\"server_seq\":{seq}");
+        }
+        out.push_str(",\"table\":");
+        write_string(&self.key.table, out);
+        out.push('}');
     }
 }
 

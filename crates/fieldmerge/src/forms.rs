@@ -748,6 +748,37 @@ impl Page {
         })
     }
 
+    /// The page's canonical text (SPEC R11.4, R13.1), written straight from
+    /// its entries: `canonical_json(&page.to_json())` without building the
+    /// value, byte for byte.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::with_capacity(64 + 1024 * self.changes.len());
+        let _ = write!(out, "{{\"after\":{},\"changes\":[", self.after);
+        let mut quarantined = self.quarantined.iter().peekable();
+        let mut first = true;
+        let mut comma = |out: &mut String| {
+            if !std::mem::take(&mut first) {
+                out.push(',');
+            }
+        };
+        for change in &self.changes {
+            let seq = change.server_seq().unwrap_or(u64::MAX);
+            while let Some(q) = quarantined.next_if(|q| q.server_seq < seq) {
+                comma(&mut out);
+                crate::text::write_value(&q.entry, &mut out);
+            }
+            comma(&mut out);
+            change.write_text(&mut out);
+        }
+        for q in quarantined {
+            comma(&mut out);
+            crate::text::write_value(&q.entry, &mut out);
+        }
+        let _ = write!(out, "],\"head\":{}}}", self.head);
+        out
+    }
+
     /// Decodes a page from JSON text (SPEC R13.1): all three members are
     /// required, nothing else is allowed. An entry of `changes` that is not
     /// a valid change, by R11.5 or by a fault of its own text (R11.7), is

@@ -195,16 +195,25 @@ impl Reader<'_> {
                     None => return Ok(value),
                     Some(Frame::Array(items)) => items.push(value),
                     Some(Frame::Object(members, key)) => {
-                        if members.contains_key(key.as_str()) {
-                            // The fault's path ends at the member named twice.
-                            let name = key.clone();
-                            return Err(Fault {
-                                at,
-                                path: self.path(),
-                                kind: FaultKind::DuplicateMember(name),
-                            });
+                        // One search: the name is new, or named twice.
+                        match members.entry(std::mem::take(key)) {
+                            serde_json::map::Entry::Vacant(slot) => {
+                                slot.insert(value);
+                            }
+                            serde_json::map::Entry::Occupied(slot) => {
+                                // The fault's path ends at the member named
+                                // twice.
+                                let name = slot.key().clone();
+                                if let Some(Frame::Object(_, key)) = self.stack.last_mut() {
+                                    key.clone_from(&name);
+                                }
+                                return Err(Fault {
+                                    at,
+                                    path: self.path(),
+                                    kind: FaultKind::DuplicateMember(name),
+                                });
+                            }
                         }
-                        members.insert(std::mem::take(key), value);
                     }
                 }
                 self.skip_ws();
@@ -787,32 +796,33 @@ impl Scanner<'_, '_> {
 /// assert_eq!(fieldmerge::canonical_json(&v), r#"{"a":"é\n","b":[1,0,1e+21,0.000001]}"#);
 /// ```
 pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_value(value, &mut out);
+    out
+}
+
+/// Appends `value`'s canonical text (R11.4) to `out`: [`canonical_json`]
+/// for a writer that builds a larger text around it.
+pub(crate) fn write_value(value: &Value, out: &mut String) {
     enum Item<'a> {
         Value(&'a Value),
         Key(&'a str),
         Raw(char),
     }
-    let mut out = String::new();
+    // Scalars need no stack.
+    match value {
+        Value::Array(_) | Value::Object(_) => {}
+        scalar => return write_scalar(scalar, out),
+    }
     let mut stack = vec![Item::Value(value)];
     while let Some(item) = stack.pop() {
         match item {
             Item::Raw(c) => out.push(c),
             Item::Key(k) => {
-                write_string(k, &mut out);
+                write_string(k, out);
                 out.push(':');
             }
             Item::Value(v) => match v {
-                Value::Null => out.push_str("null"),
-                Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-                // An integer past 2^53 in memory (which no kernel value
-                // holds, R4.4) is written as its nearest binary64.
-                Value::Number(n) => match n.as_i64() {
-                    Some(i) if i.unsigned_abs() <= SAFE_INTEGER_MAX => {
-                        out.push_str(&i.to_string());
-                    }
-                    _ => write_number(n.as_f64().unwrap_or(0.0), &mut out),
-                },
-                Value::String(s) => write_string(s, &mut out),
                 Value::Array(items) => {
                     out.push('[');
                     stack.push(Item::Raw(']'));
@@ -828,10 +838,9 @@ pub fn canonical_json(value: &Value) -> String {
                     stack.push(Item::Raw('}'));
                     // Byte order of names: `serde_json::Map` without
                     // `preserve_order` is a BTreeMap of `String`, whose
-                    // order is the bytes'.
-                    let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
-                    sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-                    for (i, (k, item)) in sorted.into_iter().enumerate().rev() {
+                    // order is the bytes' (`str`'s `Ord`), so its own
+                    // order is the canonical one.
+                    for (i, (k, item)) in members.iter().enumerate().rev() {
                         stack.push(Item::Value(item));
                         stack.push(Item::Key(k));
                         if i > 0 {
@@ -839,14 +848,39 @@ pub fn canonical_json(value: &Value) -> String {
                         }
                     }
                 }
+                scalar => write_scalar(scalar, out),
             },
         }
     }
-    out
 }
 
-fn write_string(s: &str, out: &mut String) {
+fn write_scalar(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        // An integer past 2^53 in memory (which no kernel value holds,
+        // R4.4) is written as its nearest binary64.
+        Value::Number(n) => match n.as_i64() {
+            Some(i) if i.unsigned_abs() <= SAFE_INTEGER_MAX => {
+                use std::fmt::Write as _;
+                let _ = write!(out, "{i}");
+            }
+            _ => write_number(n.as_f64().unwrap_or(0.0), out),
+        },
+        Value::String(s) => write_string(s, out),
+        // Containers go through `write_value`'s stack.
+        Value::Array(_) | Value::Object(_) => write_value(value, out),
+    }
+}
+
+pub(crate) fn write_string(s: &str, out: &mut String) {
     out.push('"');
+    // Most strings need no escape: copy them whole.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
