@@ -790,6 +790,38 @@ laws! {
         Ok(())
     }
 
+    /// The page reader's fast path (issue #13) reads exactly what the one
+    /// reader reads (R11.7, R12.6): a served page, spaced out or with a
+    /// byte changed, gives the same page or the same error through
+    /// `Page::from_json` as through `read_json` and `Page::from_value`.
+    fn r12_6_the_page_readers_fast_path_agrees_with_the_one_reader(u) {
+        let mut server = server_with_history(u)?;
+        if u.ratio(1u8, 4)? {
+            server.append_quarantined(value(u)?);
+        }
+        let page = server.pull(u.int_in_range(0..=server.head())?, u.int_in_range(1usize..=8)?);
+        let mut text = match u.int_in_range(0u8..=2)? {
+            0 => page.to_text().into_bytes(),
+            1 => serde_json::to_vec_pretty(&page.to_json()).unwrap_or_default(),
+            _ => serde_json::to_vec(&page.to_json()).unwrap_or_default(),
+        };
+        for _ in 0..u.int_in_range(0u8..=2)? {
+            if text.is_empty() {
+                break;
+            }
+            let i = u.choose_index(text.len())?;
+            text[i] = *u.choose(b"{}[]\",:0123456789.e-tnul \\az\x80")?;
+        }
+        let fast = Page::from_json(&text);
+        if let Ok(value) = fieldmerge::read_json(&text) {
+            let slow = Page::from_value(&value);
+            assert_same!(fast.map_err(|e| e.kind.code()), slow.map_err(|e| e.kind.code()));
+        } else if text == page.to_text().into_bytes() {
+            assert_same!(fast, Ok(page));
+        }
+        Ok(())
+    }
+
     /// The persisted state of a replica loads back as the same replica.
     fn r12_5_replica_state_round_trip_is_the_identity(u) {
         let r = replica(u)?;

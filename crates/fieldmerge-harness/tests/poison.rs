@@ -196,4 +196,19 @@ fn r12_6_a_quarantined_entry_is_served_at_its_place_and_skipped_by_every_replica
     .expect("rebuilds");
     assert_eq!(rebuilt, server);
     assert_eq!(rebuilt.pull(0, 10), server.pull(0, 10));
+
+    // The log's JSON form holds the entry at its place and reads back the
+    // same (R13.2): what a server over storage stores and reloads.
+    let text =
+        fieldmerge::canonical_json(&fieldmerge::encode_log(server.log(), server.quarantined()));
+    let (log, quarantined) = fieldmerge::decode_log(text.as_bytes()).expect("reads");
+    assert_eq!((log.as_slice(), quarantined.len()), (server.log(), 1));
+    assert_eq!(quarantined[0].server_seq, 2);
+    assert_eq!(quarantined[0].entry, json!(VALID));
+    assert_eq!(
+        fieldmerge::decode_log(b"{}")
+            .map(|_| ())
+            .map_err(|e| e.kind.code()),
+        Err("wrong_type")
+    );
 }

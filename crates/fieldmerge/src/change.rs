@@ -193,6 +193,29 @@ impl Change {
         self
     }
 
+    /// A change whose parts the page reader's fast path read and checked
+    /// (names, values, writers): the shape checks of [`Change::from_wire`]
+    /// run here; `None` when one fails.
+    pub(crate) fn from_checked_parts(
+        key: RecordKey,
+        op: Op,
+        writes: Vec<(Arc<str>, Register)>,
+        client_id: WriterId,
+        seqs: (Option<u64>, Option<u64>),
+    ) -> Option<Change> {
+        let change = Change {
+            key,
+            op,
+            writes,
+            client_id,
+            client_seq: seqs.0,
+            server_seq: seqs.1,
+            ext: None,
+        };
+        change.check_shape().ok()?;
+        Some(change)
+    }
+
     pub(crate) fn with_server_seq(mut self, seq: u64) -> Change {
         self.server_seq = Some(seq);
         self

@@ -75,6 +75,7 @@ mod change;
 mod classify;
 mod error;
 mod ext;
+mod fast;
 mod forms;
 mod json;
 mod memory;

@@ -439,6 +439,20 @@ impl Reader<'_> {
     }
 }
 
+/// Reads one JSON value at `pos` by the one reader's rules (R11.7), nested
+/// at most [`VALUE_DEPTH_MAX`] levels: the value and the position after
+/// it, or `None` at any fault (the caller's slow path then says which).
+pub(crate) fn value_at(bytes: &[u8], pos: usize) -> Option<(Value, usize)> {
+    let mut reader = Reader {
+        bytes,
+        pos,
+        stack: Vec::new(),
+        depth_max: VALUE_DEPTH_MAX,
+    };
+    let value = reader.value().ok()?;
+    Some((value, reader.pos))
+}
+
 /// Where the entries of one array sit in a JSON text (SPEC R12.6): the
 /// array under the member names of `path` (from the top-level object down;
 /// an empty path is a top-level array), as byte ranges, so each entry can
