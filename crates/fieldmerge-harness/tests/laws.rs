@@ -707,6 +707,8 @@ laws! {
         }
         let page = server.pull(u.int_in_range(0..=server.head())?, u.int_in_range(1usize..=8)?);
         assert_eq!(page.to_text(), fieldmerge::canonical_json(&page.to_json()));
+        let push = replica(u)?.push();
+        assert_eq!(push.to_text(), fieldmerge::canonical_json(&push.to_json()));
         Ok(())
     }
 
@@ -818,6 +820,32 @@ laws! {
             assert_same!(fast.map_err(|e| e.kind.code()), slow.map_err(|e| e.kind.code()));
         } else if text == page.to_text().into_bytes() {
             assert_same!(fast, Ok(page));
+        }
+        // A push the same way (R13.1).
+        let push = replica(u)?.push();
+        let mut text = match u.int_in_range(0u8..=2)? {
+            0 => push.to_text().into_bytes(),
+            1 => serde_json::to_vec_pretty(&push.to_json()).unwrap_or_default(),
+            // `cursor` and `clock_epoch` left to their default (R13.1).
+            _ => {
+                let mut form = push.to_json();
+                if let Value::Object(m) = &mut form {
+                    m.remove("cursor");
+                    m.remove("clock_epoch");
+                }
+                serde_json::to_vec(&form).unwrap_or_default()
+            }
+        };
+        for _ in 0..u.int_in_range(0u8..=2)? {
+            if text.is_empty() {
+                break;
+            }
+            let i = u.choose_index(text.len())?;
+            text[i] = *u.choose(b"{}[]\",:0123456789.e-tnul \\az\x80")?;
+        }
+        if let Ok(value) = fieldmerge::read_json(&text) {
+            let (fast, slow) = (Push::from_json(&text), Push::from_value(&value));
+            assert_same!(fast.map_err(|e| e.kind.code()), slow.map_err(|e| e.kind.code()));
         }
         Ok(())
     }

@@ -33,5 +33,5 @@ mod time;
 pub use crate::device::{import_device, DeviceImport};
 pub use crate::report::{Note, Outcome, RowReport};
 pub use crate::rows::{import_rows, LogImport};
-pub use crate::served::import_served;
+pub use crate::served::{import_served, SERVED_WRITER};
 pub use crate::time::{legacy_instant, Instant};

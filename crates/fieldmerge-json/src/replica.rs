@@ -180,7 +180,7 @@ impl JsonReplica {
 
     /// The push of its whole outbox (SPEC R12.1, R13.1).
     pub fn push(&self) -> String {
-        fieldmerge::canonical_json(&self.replica.push().to_json())
+        self.replica.push().to_text()
     }
 
     /// Acknowledges through `client_seq` (`null`: nothing), SPEC R12.1.

@@ -1,4 +1,5 @@
-//! The page reader's fast path (issue #13): a page in the common shape,
+//! The message readers' fast path (issue #13): a page or a push in the
+//! common shape,
 //! read straight into changes without building a `Value` tree for their
 //! structure. It accepts only what the one reader (R11.7) and
 //! `Change::from_wire` (R11) accept, and gives up (`None`) at anything
@@ -15,7 +16,7 @@ use serde_json::Value;
 use crate::change::{check_field, check_name, Change, Op, FIELDS_PER_CHANGE_MAX, NAME_BYTES_MAX};
 use crate::number::SAFE_INTEGER_MAX;
 use crate::origin::Origin;
-use crate::protocol::Page;
+use crate::protocol::{Page, Push};
 use crate::record::RecordKey;
 use crate::register::{Base, Register, Version, WriterId};
 use crate::text::value_at;
@@ -46,6 +47,43 @@ pub(crate) fn read_page(bytes: &[u8]) -> Option<Page> {
         return None;
     }
     Some(Page::new(after?, changes?, head?))
+}
+
+/// Reads `bytes` as a push whose every change is valid, or `None`.
+pub(crate) fn read_push(bytes: &[u8]) -> Option<Push> {
+    let mut p = Fast { b: bytes, pos: 0 };
+    p.ws();
+    p.eat(b'{')?;
+    let (mut client_id, mut changes, mut cursor, mut clock_epoch) = (None, None, None, None);
+    loop {
+        p.ws();
+        let key = p.string()?;
+        p.colon()?;
+        match key {
+            "client_id" if client_id.is_none() => {
+                let id = p.string()?;
+                check_name(id, "client_id").ok()?;
+                client_id = Some(WriterId::new(id));
+            }
+            "changes" if changes.is_none() => changes = Some(p.changes()?),
+            "cursor" if cursor.is_none() => cursor = Some(p.counter()?),
+            "clock_epoch" if clock_epoch.is_none() => clock_epoch = Some(p.counter()?),
+            _ => return None,
+        }
+        if p.close(b'}')? {
+            break;
+        }
+    }
+    p.ws();
+    if p.pos != bytes.len() {
+        return None;
+    }
+    Some(Push {
+        client_id: client_id?,
+        changes: changes?,
+        cursor: cursor.unwrap_or(0),
+        clock_epoch: clock_epoch.unwrap_or(0),
+    })
 }
 
 // A register's metadata as read: `at`, `origin`, `by`, `base`.

@@ -692,7 +692,34 @@ impl Push {
     /// A [`ChangeError`] as for a batch: a change's error names the change
     /// and field; a message-level error has index 0.
     pub fn from_json(bytes: &[u8]) -> Result<Push, ChangeError> {
+        // As for a page: the common shape straight into changes, anything
+        // else by the one reader, which says what is wrong.
+        if let Some(push) = crate::fast::read_push(bytes) {
+            return Ok(push);
+        }
         Push::from_value(&parse_message(bytes)?)
+    }
+
+    /// The push's canonical text (SPEC R11.4, R13.1), written straight from
+    /// its changes: `canonical_json(&push.to_json())`, byte for byte.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::with_capacity(64 + 1024 * self.changes.len());
+        out.push_str("{\"changes\":[");
+        for (i, change) in self.changes.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            change.write_text(&mut out);
+        }
+        out.push_str("],\"client_id\":");
+        crate::text::write_string(self.client_id.as_str(), &mut out);
+        let _ = write!(
+            out,
+            ",\"clock_epoch\":{},\"cursor\":{}}}",
+            self.clock_epoch, self.cursor
+        );
+        out
     }
 
     /// [`Push::from_json`] over a parsed value.
