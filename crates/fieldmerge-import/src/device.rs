@@ -10,7 +10,7 @@ use fieldmerge::{
 use serde_json::{json, Map, Value};
 
 use crate::input::error;
-use crate::mapping::{ext, instant, local_only, meta, origin, Row};
+use crate::mapping::{ext, instant, local_only, meta, origin, Fields, Row};
 use crate::report::{Note, Outcome, RowReport};
 
 /// A device's replica state made by an import (SPEC R14.5), and its
@@ -165,14 +165,14 @@ pub fn import_device(bytes: &[u8], client_id: &str) -> Result<DeviceImport, Erro
     })
 }
 
-type Fields = BTreeMap<String, Register>;
+type Registers = BTreeMap<String, Register>;
 
 fn map_record(
     table: &str,
     record: &Value,
     client_id: &str,
     notes: &mut Vec<Note>,
-) -> Result<(RecordKey, Fields), ErrorBody> {
+) -> Result<(RecordKey, Registers), ErrorBody> {
     let members = record
         .as_object()
         .ok_or_else(|| error("wrong_type", "a record must be an object"))?;
@@ -187,7 +187,7 @@ fn map_record(
         Some(Value::Object(m)) => m,
         Some(_) => return Err(error("wrong_type", "__fieldMeta must be an object")),
     };
-    let mut fields = Fields::new();
+    let mut fields = Registers::new();
     for (name, value) in members {
         if name == "id" || name == fieldmerge::FIELD_META_KEY {
             continue;
@@ -269,37 +269,23 @@ fn map_pending(
         return Err(error("unknown_op", &format!("unknown op {op:?}")));
     }
     let origin = origin(row.opt_string("origin")?, row.opt("actor"), notes)?;
-    let (mut data, mut field_meta) = (Map::new(), Map::new());
+    let mut fields = Fields::new();
     if let Some(record) = row.object("data")? {
-        for (name, value) in record {
-            if local_only(name) {
-                notes.push(Note::field("local_only_dropped", name));
-            } else if name == "id" && value.as_str() == Some(id) {
-                notes.push(Note::field("id_dropped", name));
-            } else {
-                data.insert(name.clone(), value.clone());
-                field_meta.insert(name.clone(), meta(created, origin, client_id));
-            }
-        }
-        if !data.is_empty() {
-            notes.push(Note::row("stamped_at_created"));
-        }
+        fields.record(
+            record,
+            id,
+            (created, "stamped_at_created"),
+            (origin, client_id),
+            notes,
+        );
     }
-    if let Some(fields) = row.object("fields")? {
-        for (name, register) in fields {
-            let (Some(value), Some(Value::String(at))) =
-                (register.get("value"), register.get("at"))
-            else {
-                return Err(error(
-                    "missing",
-                    &format!("fields.{name} needs value and at"),
-                ));
-            };
-            let at = instant(at, notes, Some(name))?.at;
-            data.insert(name.clone(), value.clone());
-            field_meta.insert(name.clone(), meta(at, origin, client_id));
-        }
+    if let Some(stamped) = row.object("fields")? {
+        fields.stamped(stamped, (origin, client_id), notes)?;
     }
+    let Fields {
+        mut data,
+        meta: mut field_meta,
+    } = fields;
     if op == "delete" && data.get(TOMBSTONE_FIELD).is_none_or(Value::is_null) {
         data.insert(TOMBSTONE_FIELD.into(), json!(created.to_string()));
         field_meta.insert(TOMBSTONE_FIELD.into(), meta(created, origin, client_id));

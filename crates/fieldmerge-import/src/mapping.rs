@@ -134,6 +134,72 @@ pub(crate) fn meta(at: Timestamp, origin: Origin, by: &str) -> Value {
     serde_json::json!({"at": at.to_string(), "origin": origin.as_str(), "by": by})
 }
 
+/// A change's fields and metadata as they are built (R11.1).
+pub(crate) struct Fields {
+    pub(crate) data: Map<String, Value>,
+    pub(crate) meta: Map<String, Value>,
+}
+
+impl Fields {
+    pub(crate) fn new() -> Fields {
+        Fields {
+            data: Map::new(),
+            meta: Map::new(),
+        }
+    }
+
+    /// An insert's whole record (R14.4, R14.5): each field stamped `at`,
+    /// but the record's own `id` (`id_dropped`) and the local-only names
+    /// (`local_only_dropped`). `stamped` notes the stamp's source.
+    pub(crate) fn record(
+        &mut self,
+        record: &Map<String, Value>,
+        id: &str,
+        stamp: (Timestamp, &'static str),
+        writer: (Origin, &str),
+        notes: &mut Vec<Note>,
+    ) {
+        let before = self.data.len();
+        for (name, value) in record {
+            if local_only(name) {
+                notes.push(Note::field("local_only_dropped", name));
+            } else if name == "id" && value.as_str() == Some(id) {
+                notes.push(Note::field("id_dropped", name));
+            } else {
+                self.data.insert(name.clone(), value.clone());
+                self.meta
+                    .insert(name.clone(), meta(stamp.0, writer.0, writer.1));
+            }
+        }
+        if self.data.len() > before {
+            notes.push(Note::row(stamp.1));
+        }
+    }
+
+    /// `fields: {field: {value, at}}` (R14.4, R14.5), each stamped as given.
+    pub(crate) fn stamped(
+        &mut self,
+        fields: &Map<String, Value>,
+        writer: (Origin, &str),
+        notes: &mut Vec<Note>,
+    ) -> Result<(), ErrorBody> {
+        for (name, register) in fields {
+            let (Some(value), Some(Value::String(at))) =
+                (register.get("value"), register.get("at"))
+            else {
+                return Err(error(
+                    "missing",
+                    &format!("fields.{name} needs value and at"),
+                ));
+            };
+            let at = instant(at, notes, Some(name))?.at;
+            self.data.insert(name.clone(), value.clone());
+            self.meta.insert(name.clone(), meta(at, writer.0, writer.1));
+        }
+        Ok(())
+    }
+}
+
 /// The local-only names a record of the replaced client carries and a
 /// change never does (R1.3).
 pub(crate) fn local_only(name: &str) -> bool {

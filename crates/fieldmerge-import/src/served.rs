@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 
 use fieldmerge::{Change, ErrorBody, Timestamp, TOMBSTONE_FIELD};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::input::{error, items};
-use crate::mapping::{ext, instant, local_only, meta, origin, Row};
+use crate::mapping::{ext, instant, meta, origin, Fields, Row};
 use crate::report::{Note, Outcome, RowReport};
 use crate::rows::LogImport;
 
@@ -96,37 +96,23 @@ fn map_served(
     }
     let origin = origin(row.opt_string("origin")?, row.opt("actor"), notes)?;
     let by = SERVED_WRITER;
-    let (mut data, mut field_meta) = (Map::new(), Map::new());
+    let mut fields = Fields::new();
     if let Some(record) = row.object("data")? {
-        for (name, value) in record {
-            if local_only(name) {
-                notes.push(Note::field("local_only_dropped", name));
-            } else if name == "id" && value.as_str() == Some(id) {
-                notes.push(Note::field("id_dropped", name));
-            } else {
-                data.insert(name.clone(), value.clone());
-                field_meta.insert(name.clone(), meta(Timestamp::GENESIS, origin, by));
-            }
-        }
-        if !data.is_empty() {
-            notes.push(Note::row("stamped_at_genesis"));
-        }
+        fields.record(
+            record,
+            id,
+            (Timestamp::GENESIS, "stamped_at_genesis"),
+            (origin, by),
+            notes,
+        );
     }
-    if let Some(fields) = row.object("fields")? {
-        for (name, register) in fields {
-            let (Some(value), Some(Value::String(at))) =
-                (register.get("value"), register.get("at"))
-            else {
-                return Err(error(
-                    "missing",
-                    &format!("fields.{name} needs value and at"),
-                ));
-            };
-            let at = instant(at, notes, Some(name))?.at;
-            data.insert(name.clone(), value.clone());
-            field_meta.insert(name.clone(), meta(at, origin, by));
-        }
+    if let Some(stamped) = row.object("fields")? {
+        fields.stamped(stamped, (origin, by), notes)?;
     }
+    let Fields {
+        mut data,
+        meta: mut field_meta,
+    } = fields;
     if let Some(deleted) = row.opt_string("deletedAt")? {
         let at = instant(deleted, notes, Some(TOMBSTONE_FIELD))?.at;
         data.insert(TOMBSTONE_FIELD.into(), json!(deleted));

@@ -24,42 +24,24 @@ use crate::timestamp::Timestamp;
 
 /// Reads `bytes` as a page whose every entry is a valid change, or `None`.
 pub(crate) fn read_page(bytes: &[u8]) -> Option<Page> {
-    let mut p = Fast { b: bytes, pos: 0 };
-    p.ws();
-    p.eat(b'{')?;
     let (mut after, mut head, mut changes) = (None, None, None);
-    loop {
-        p.ws();
-        let key = p.string()?;
-        p.colon()?;
-        match key {
+    Fast::document(bytes, |p, name| {
+        match name {
             "after" if after.is_none() => after = Some(p.counter()?),
             "head" if head.is_none() => head = Some(p.counter()?),
             "changes" if changes.is_none() => changes = Some(p.changes()?),
             _ => return None,
         }
-        if p.close(b'}')? {
-            break;
-        }
-    }
-    p.ws();
-    if p.pos != bytes.len() {
-        return None;
-    }
+        Some(())
+    })?;
     Some(Page::new(after?, changes?, head?))
 }
 
 /// Reads `bytes` as a push whose every change is valid, or `None`.
 pub(crate) fn read_push(bytes: &[u8]) -> Option<Push> {
-    let mut p = Fast { b: bytes, pos: 0 };
-    p.ws();
-    p.eat(b'{')?;
     let (mut client_id, mut changes, mut cursor, mut clock_epoch) = (None, None, None, None);
-    loop {
-        p.ws();
-        let key = p.string()?;
-        p.colon()?;
-        match key {
+    Fast::document(bytes, |p, name| {
+        match name {
             "client_id" if client_id.is_none() => {
                 let id = p.string()?;
                 check_name(id, "client_id").ok()?;
@@ -70,14 +52,8 @@ pub(crate) fn read_push(bytes: &[u8]) -> Option<Push> {
             "clock_epoch" if clock_epoch.is_none() => clock_epoch = Some(p.counter()?),
             _ => return None,
         }
-        if p.close(b'}')? {
-            break;
-        }
-    }
-    p.ws();
-    if p.pos != bytes.len() {
-        return None;
-    }
+        Some(())
+    })?;
     Some(Push {
         client_id: client_id?,
         changes: changes?,
@@ -100,6 +76,17 @@ struct Fast<'a> {
 }
 
 impl<'a> Fast<'a> {
+    // A whole text that is one object, each member passed to `member`.
+    fn document(
+        bytes: &'a [u8],
+        member: impl FnMut(&mut Self, &'a str) -> Option<()>,
+    ) -> Option<()> {
+        let mut p = Fast { b: bytes, pos: 0 };
+        p.members(member)?;
+        p.ws();
+        (p.pos == bytes.len()).then_some(())
+    }
+
     fn changes(&mut self) -> Option<Vec<Change>> {
         self.eat(b'[')?;
         let mut changes = Vec::new();
@@ -117,37 +104,30 @@ impl<'a> Fast<'a> {
     }
 
     fn change(&mut self) -> Option<Change> {
-        self.ws();
-        self.eat(b'{')?;
         let (mut table, mut id, mut op, mut client_id) = (None, None, None, None);
         let (mut client_seq, mut server_seq) = (None, None);
         let (mut data, mut meta) = (None, None);
-        loop {
-            self.ws();
-            let key = self.string()?;
-            self.colon()?;
-            match key {
-                "table" if table.is_none() => table = Some(self.string()?),
-                "id" if id.is_none() => id = Some(self.string()?),
-                "client_id" if client_id.is_none() => client_id = Some(self.string()?),
+        self.members(|p, name| {
+            match name {
+                "table" if table.is_none() => table = Some(p.string()?),
+                "id" if id.is_none() => id = Some(p.string()?),
+                "client_id" if client_id.is_none() => client_id = Some(p.string()?),
                 "op" if op.is_none() => {
-                    op = Some(match self.string()? {
+                    op = Some(match p.string()? {
                         "insert" => Op::Insert,
                         "update" => Op::Update,
                         "delete" => Op::Delete,
                         _ => return None,
                     })
                 }
-                "client_seq" if client_seq.is_none() => client_seq = Some(self.counter()?),
-                "server_seq" if server_seq.is_none() => server_seq = Some(self.counter()?),
-                "data" if data.is_none() => data = Some(self.data()?),
-                "field_meta" if meta.is_none() => meta = Some(self.field_meta()?),
+                "client_seq" if client_seq.is_none() => client_seq = Some(p.counter()?),
+                "server_seq" if server_seq.is_none() => server_seq = Some(p.counter()?),
+                "data" if data.is_none() => data = Some(p.data()?),
+                "field_meta" if meta.is_none() => meta = Some(p.field_meta()?),
                 _ => return None,
             }
-            if self.close(b'}')? {
-                break;
-            }
-        }
+            Some(())
+        })?;
         let (table, id, client_id) = (table?, id?, client_id?);
         for name in [table, id, client_id] {
             check_name(name, "name").ok()?;

@@ -281,38 +281,10 @@ impl Reader<'_> {
 
     fn number(&mut self) -> Result<Value, Fault> {
         let start = self.pos;
-        let digits = |r: &mut Self| {
-            let from = r.pos;
-            while matches!(r.peek(), Some(b'0'..=b'9')) {
-                r.pos += 1;
-            }
-            r.pos > from
-        };
-        if self.peek() == Some(b'-') {
-            self.pos += 1;
-        }
-        match self.peek() {
-            Some(b'0') => self.pos += 1,
-            Some(b'1'..=b'9') => {
-                digits(self);
-            }
-            _ => return Err(self.fault(FaultKind::Syntax("expected a digit"))),
-        }
-        if self.peek() == Some(b'.') {
-            self.pos += 1;
-            if !digits(self) {
-                return Err(self.fault(FaultKind::Syntax("expected a digit")));
-            }
-        }
-        if matches!(self.peek(), Some(b'e' | b'E')) {
-            self.pos += 1;
-            if matches!(self.peek(), Some(b'+' | b'-')) {
-                self.pos += 1;
-            }
-            if !digits(self) {
-                return Err(self.fault(FaultKind::Syntax("expected a digit")));
-            }
-        }
+        self.pos = number_end(self.bytes, start).map_err(|at| {
+            self.pos = at;
+            self.fault(FaultKind::Syntax("expected a digit"))
+        })?;
         // The token is ASCII by the grammar above.
         let token = String::from_utf8_lossy(&self.bytes[start..self.pos]);
         match read_number(&token).and_then(canonical) {
@@ -437,6 +409,39 @@ impl Reader<'_> {
             kind,
         }
     }
+}
+
+/// Where the number that starts at `start` ends, by RFC 8259's grammar
+/// (`-`? int frac? exp?), or the offset where a digit was expected. The one
+/// grammar of both the reader and the scanner of entries.
+fn number_end(bytes: &[u8], start: usize) -> Result<usize, usize> {
+    let digits = |mut pos: usize| {
+        let from = pos;
+        while matches!(bytes.get(pos), Some(b'0'..=b'9')) {
+            pos += 1;
+        }
+        (pos > from).then_some(pos).ok_or(pos)
+    };
+    let mut pos = start;
+    if bytes.get(pos) == Some(&b'-') {
+        pos += 1;
+    }
+    pos = match bytes.get(pos) {
+        Some(b'0') => pos + 1,
+        Some(b'1'..=b'9') => digits(pos)?,
+        _ => return Err(pos),
+    };
+    if bytes.get(pos) == Some(&b'.') {
+        pos = digits(pos + 1)?;
+    }
+    if matches!(bytes.get(pos), Some(b'e' | b'E')) {
+        pos += 1;
+        if matches!(bytes.get(pos), Some(b'+' | b'-')) {
+            pos += 1;
+        }
+        pos = digits(pos)?;
+    }
+    Ok(pos)
 }
 
 /// Reads one JSON value at `pos` by the one reader's rules (R11.7), nested
@@ -744,38 +749,10 @@ impl Scanner<'_, '_> {
     }
 
     fn number(&mut self) -> Result<(), Fault> {
-        let digits = |s: &mut Self| {
-            let from = s.pos;
-            while matches!(s.peek(), Some(b'0'..=b'9')) {
-                s.pos += 1;
-            }
-            s.pos > from
-        };
-        if self.peek() == Some(b'-') {
-            self.pos += 1;
-        }
-        match self.peek() {
-            Some(b'0') => self.pos += 1,
-            Some(b'1'..=b'9') => {
-                digits(self);
-            }
-            _ => return Err(self.fault("expected a digit")),
-        }
-        if self.peek() == Some(b'.') {
-            self.pos += 1;
-            if !digits(self) {
-                return Err(self.fault("expected a digit"));
-            }
-        }
-        if matches!(self.peek(), Some(b'e' | b'E')) {
-            self.pos += 1;
-            if matches!(self.peek(), Some(b'+' | b'-')) {
-                self.pos += 1;
-            }
-            if !digits(self) {
-                return Err(self.fault("expected a digit"));
-            }
-        }
+        self.pos = number_end(self.bytes, self.pos).map_err(|at| {
+            self.pos = at;
+            self.fault("expected a digit")
+        })?;
         Ok(())
     }
 
