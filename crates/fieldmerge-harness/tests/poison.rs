@@ -212,3 +212,85 @@ fn r12_6_a_quarantined_entry_is_served_at_its_place_and_skipped_by_every_replica
         Err("wrong_type")
     );
 }
+
+/// SPEC R11.7 on the fast path of issue #13: a member named twice at any
+/// level of a page or a push is `duplicate_member`, as the one reader says,
+/// never the second value read over the first. One text per member.
+#[test]
+fn r11_7_a_member_twice_at_any_level_of_a_page_or_a_push_is_refused() {
+    let change = r#"{"table":"tasks","id":"t1","op":"update","data":{"title":"a"},"field_meta":{"title":{"at":"2026-04-26T10:00:00.000Z","origin":"user","by":"phone","base":{"at":"2026-04-26T09:00:00.000Z","by":"laptop"}}},"client_id":"phone","client_seq":1,"server_seq":1}"#;
+    let page = |c: &str| format!(r#"{{"after":0,"changes":[{c}],"head":1}}"#);
+    let push =
+        |c: &str| format!(r#"{{"client_id":"phone","changes":[{c}],"cursor":0,"clock_epoch":0}}"#);
+    // The valid texts read, so each duplicate below is what refuses.
+    assert!(Page::from_json(page(change).as_bytes()).is_ok());
+    assert!(fieldmerge::Push::from_json(push(change).as_bytes()).is_ok());
+    // The text with `member` written twice where it first appears.
+    let twice = |text: &str, member: &str| text.replacen(member, &format!("{member},{member}"), 1);
+    let code = |r: Result<(), fieldmerge::ChangeError>| r.map_err(|e| e.kind.code());
+    for member in [
+        r#""table":"tasks""#,
+        r#""id":"t1""#,
+        r#""op":"update""#,
+        r#""client_id":"phone""#,
+        r#""client_seq":1"#,
+        r#""server_seq":1"#,
+        r#""data":{"title":"a"}"#,
+        r#""title":"a""#,
+        r#""at":"2026-04-26T10:00:00.000Z""#,
+        r#""origin":"user""#,
+        r#""by":"phone""#,
+        r#""base":{"at":"2026-04-26T09:00:00.000Z","by":"laptop"}"#,
+        r#""at":"2026-04-26T09:00:00.000Z""#,
+        r#""by":"laptop""#,
+    ] {
+        let bad = twice(change, member);
+        assert_ne!(bad, change, "{member}");
+        let page = page(&bad);
+        assert_eq!(
+            code(Page::from_json(page.as_bytes()).map(|_| ())),
+            Ok(()),
+            "a page quarantines it: {member}"
+        );
+        let quarantined = Page::from_json(page.as_bytes()).map(|p| p.quarantined.len());
+        assert_eq!(quarantined.map_err(|e| e.kind.code()), Ok(1), "{member}");
+        assert_eq!(
+            code(fieldmerge::Push::from_json(push(&bad).as_bytes()).map(|_| ())),
+            Err("duplicate_member"),
+            "a push refuses it: {member}"
+        );
+    }
+    let field_meta = change.replace(
+        r#""field_meta":{"#,
+        r#""field_meta":{"title":{"at":"2026-04-26T10:00:00.000Z","origin":"user"},"#,
+    );
+    assert_eq!(
+        code(fieldmerge::Push::from_json(push(&field_meta).as_bytes()).map(|_| ())),
+        Err("duplicate_member")
+    );
+    for (text, member) in [
+        (page(change), r#""after":0"#),
+        (page(change), r#""head":1"#),
+        (push(change), r#""client_id":"phone""#),
+        (push(change), r#""cursor":0"#),
+        (push(change), r#""clock_epoch":0"#),
+    ] {
+        let bad = twice(&text, member);
+        let read = if text.starts_with(r#"{"after""#) {
+            code(Page::from_json(bad.as_bytes()).map(|_| ()))
+        } else {
+            code(fieldmerge::Push::from_json(bad.as_bytes()).map(|_| ()))
+        };
+        assert_eq!(read, Err("duplicate_member"), "{member}");
+    }
+    let changes_twice = page(change).replacen(r#""changes":"#, r#""changes":[],"changes":"#, 1);
+    assert_eq!(
+        code(Page::from_json(changes_twice.as_bytes()).map(|_| ())),
+        Err("duplicate_member")
+    );
+    let changes_twice = push(change).replacen(r#""changes":"#, r#""changes":[],"changes":"#, 1);
+    assert_eq!(
+        code(fieldmerge::Push::from_json(changes_twice.as_bytes()).map(|_| ())),
+        Err("duplicate_member")
+    );
+}
