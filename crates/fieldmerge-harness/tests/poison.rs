@@ -283,6 +283,15 @@ fn r11_7_a_member_twice_at_any_level_of_a_page_or_a_push_is_refused() {
         };
         assert_eq!(read, Err("duplicate_member"), "{member}");
     }
+    // Text after the message is no message (R11.7), whichever path reads it.
+    assert_eq!(
+        code(Page::from_json(format!("{} x", page(change)).as_bytes()).map(|_| ())),
+        Err("json")
+    );
+    assert_eq!(
+        code(fieldmerge::Push::from_json(format!("{}}}", push(change)).as_bytes()).map(|_| ())),
+        Err("json")
+    );
     let changes_twice = page(change).replacen(r#""changes":"#, r#""changes":[],"changes":"#, 1);
     assert_eq!(
         code(Page::from_json(changes_twice.as_bytes()).map(|_| ())),
