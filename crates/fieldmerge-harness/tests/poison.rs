@@ -163,11 +163,22 @@ fn r12_6_a_quarantined_entry_is_served_at_its_place_and_skipped_by_every_replica
         server.append_quarantined(valid).is_none(),
         "a valid change comes through a push"
     );
+    // An entry is kept as a replica reads it back (R4.4); one no JSON text
+    // holds is not kept at all.
+    let kept = server
+        .append_quarantined(json!({"n": 1.0, "z": -0.0}))
+        .map(|q| q.entry.clone());
+    assert_eq!(kept, Some(json!({"n": 1, "z": 0})));
+    assert!(server
+        .append_quarantined(json!({"n": 9_007_199_254_740_993u64}))
+        .is_none());
+    let deep = fieldmerge_harness::gen::nested(json!(1), 129, false);
+    assert!(server.append_quarantined(deep).is_none());
     phone
         .write(&key("t2"), &Actor::User, &obj(json!({"title": "b"})), t(1))
         .expect("write");
     server.push(&phone.push(), t(1)).expect("accepted");
-    assert_eq!(server.head(), 3);
+    assert_eq!(server.head(), 4);
 
     // Through the page's text, in pages of one: the cursor steps past it.
     let mut laptop = replica("laptop");
@@ -178,8 +189,9 @@ fn r12_6_a_quarantined_entry_is_served_at_its_place_and_skipped_by_every_replica
             Page::from_json(fieldmerge::canonical_json(&page.to_json()).as_bytes()).expect("reads");
         seen.extend(laptop.apply_page(&page).expect("applies").quarantined);
     }
-    assert_eq!(seen.len(), 1);
+    assert_eq!(seen.len(), 2);
     assert_eq!((seen[0].server_seq, seen[0].error.index), (2, Some(0)));
+    assert_eq!(seen[1].entry, json!({"n": 1, "z": 0}));
     assert_eq!(laptop.records(), server.records());
 
     // A server rebuilt from its stored parts keeps the entry in its place.
@@ -202,7 +214,10 @@ fn r12_6_a_quarantined_entry_is_served_at_its_place_and_skipped_by_every_replica
     let text =
         fieldmerge::canonical_json(&fieldmerge::encode_log(server.log(), server.quarantined()));
     let (log, quarantined) = fieldmerge::decode_log(text.as_bytes()).expect("reads");
-    assert_eq!((log.as_slice(), quarantined.len()), (server.log(), 1));
+    assert_eq!(
+        (log.as_slice(), quarantined.as_slice()),
+        (server.log(), server.quarantined())
+    );
     assert_eq!(quarantined[0].server_seq, 2);
     assert_eq!(quarantined[0].entry, json!(VALID));
     assert_eq!(

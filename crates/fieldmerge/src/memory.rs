@@ -196,9 +196,16 @@ impl Server {
     /// `server_seq`, is served in pages as it is, and is never merged.
     /// An entry that is a valid change is not appended (`None`): a change
     /// reaches the log through a push or a server-side write, which check
-    /// and stamp it.
+    /// and stamp it. Nor is one that no JSON text of R4.4 holds (a number
+    /// that would round, nesting deeper than 128 levels); the rest is kept
+    /// in canonical representation, so a page serves it as any replica
+    /// reads it back.
     pub fn append_quarantined(&mut self, entry: Value) -> Option<&Quarantined> {
-        let error = Change::from_wire(&entry, 0).err()?;
+        let entry = crate::json::canonical_value(&entry).ok()?;
+        // Its error names its place in the log, as reading the log's JSON
+        // form does (`decode_log`): entry `server_seq - 1`.
+        let index = usize::try_from(self.head()).unwrap_or(usize::MAX);
+        let error = Change::from_wire(&entry, index).err()?;
         self.quarantined.push(Quarantined {
             server_seq: self.head() + 1,
             error: ErrorBody::from(&error),
