@@ -367,3 +367,54 @@ fn r14_the_imported_devices_sync_through_the_imported_server_and_converge_withou
         .map(|r| r.value.clone());
     assert_eq!(done, Some(json!(true)));
 }
+
+#[test]
+fn r14_1_times_are_moved_to_utc_and_truncated_to_the_millisecond() {
+    use fieldmerge_import::legacy_instant;
+    let check = |text: &str, want: Option<(&str, u32)>| {
+        let got = legacy_instant(text)
+            .ok()
+            .map(|i| (i.at.to_string(), i.sub_ms_nanos));
+        assert_eq!(got, want.map(|(at, sub)| (at.to_owned(), sub)), "{text}");
+    };
+    check(
+        "2026-04-26T12:13:47.361052+02:00",
+        Some(("2026-04-26T10:13:47.361Z", 52_000)),
+    );
+    check(
+        "2026-04-26 10:00:00Z",
+        Some(("2026-04-26T10:00:00.000Z", 0)),
+    );
+    check(
+        "2026-04-26T10:00:00.1Z",
+        Some(("2026-04-26T10:00:00.100Z", 0)),
+    );
+    check(
+        "2026-04-26T10:00:00.999999999Z",
+        Some(("2026-04-26T10:00:00.999Z", 999_999)),
+    );
+    check(
+        "2026-04-26T15:30:00+0530",
+        Some(("2026-04-26T10:00:00.000Z", 0)),
+    );
+    check(
+        "2026-04-26T02:00:00-08",
+        Some(("2026-04-26T10:00:00.000Z", 0)),
+    );
+    check(
+        "2026-04-26T00:30:00+01:00",
+        Some(("2026-04-25T23:30:00.000Z", 0)),
+    );
+    for bad in [
+        "2026-02-30T00:00:00Z",
+        "2026-04-26T10:00:00.1234567891Z",
+        "2026-04-26T10:00:00",
+        "2026-04-26T10:00:00.Z",
+        "2026-04-26T10:00:00+24:00",
+        "2026-04-26T10:00:00+05:60",
+        "26/04/2026",
+        "1970-01-01T00:00:00+01:00",
+    ] {
+        check(bad, None);
+    }
+}
