@@ -168,7 +168,7 @@ func (r *Replica) ResetCursor() error {
 	return err
 }
 
-// CorrectClock corrects the clock {server_now, skew_ms_max, clock_epoch,
+// CorrectClock corrects the clock {server_now, skew_ms_max, log_high, clock_epoch,
 // now} (SPEC R12.4).
 func (r *Replica) CorrectClock(args json.RawMessage) error {
 	_, err := r.withArgs(args, func(h *C.FmReplica, p *C.uint8_t, n C.size_t, out **C.char) C.enum_FmStatus {

@@ -37,7 +37,7 @@ var stepMembers = map[string][]string{
 	"server_bootstrap": {"table", "id", "kind", "scope", "fields"},
 	"reset_cursor":     {"replica"},
 	"restart_server":   {},
-	"correct_clock":    {"replica", "server_now", "clock_epoch", "now"},
+	"correct_clock":    {"replica", "server_now", "clock_epoch", "log_high", "now"},
 	"load":             {"replica", "state"},
 	"derive_row":       {"row"},
 	"compare_values":   {"a", "b"},
@@ -372,8 +372,16 @@ func (e *engine) run(op string, step map[string]raw) (map[string]raw, error) {
 			json.Unmarshal(state, &s)
 			epoch = raw(fmt.Sprint(s.Clock.Epoch + 1))
 		}
+		logHigh, ok := step["log_high"]
+		if !ok {
+			log, lerr := e.server.Log()
+			if lerr != nil {
+				return nil, lerr
+			}
+			logHigh = highStamp(log)
+		}
 		err = r.CorrectClock(obj(map[string]raw{"server_now": step["server_now"], "now": step["now"],
-			"clock_epoch": epoch, "skew_ms_max": raw(fmt.Sprint(e.skew))}))
+			"clock_epoch": epoch, "skew_ms_max": raw(fmt.Sprint(e.skew)), "log_high": logHigh}))
 	case "load":
 		name, _ := asString(step["replica"])
 		state, xerr := expand(step["state"])
@@ -763,4 +771,23 @@ func TestVectors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// highStamp is the log's high stamp (R12.3): the greatest `at` of its
+// changes, the genesis for an empty log. Stamps are 24-byte UTC spellings
+// (R2.1), so their text order is their time order.
+func highStamp(log json.RawMessage) raw {
+	var changes []struct {
+		FieldMeta map[string]struct{ At string } `json:"field_meta"`
+	}
+	json.Unmarshal(log, &changes)
+	high := "1970-01-01T00:00:00.000Z"
+	for _, c := range changes {
+		for _, m := range c.FieldMeta {
+			if len(m.At) == len(high) && m.At > high {
+				high = m.At
+			}
+		}
+	}
+	return raw(`"` + high + `"`)
 }

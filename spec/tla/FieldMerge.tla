@@ -228,9 +228,16 @@ Init ==
 (* Client actions                                                          *)
 (***************************************************************************)
 
+\* The greatest at of a node's record, the genesis (0) when it has none
+\* (R2.2, R7.1).
+RecHigh(st) == LET ats == {st.regs[f].at : f \in {g \in Fields : st.regs[g] # NoReg}}
+               IN IF ats = {} THEN 0 ELSE CHOOSE a \in ats : \A b \in ats : a >= b
+
 \* R2.2, R5: a local write by an actor of origin o sets the fields S to v,
-\* stamping only those whose value changes, at an HLC stamp: any `now`
-\* gives max(now, max(seen, stamped) + 1), i.e. any at from that floor up.
+\* stamping only those whose value changes, at a per-record HLC stamp: any
+\* `now` gives max(now, high(record) + 1), i.e. any at from that floor up.
+\* Neither `seen` nor `stamped` floors it (they floor only a correction,
+\* R12.4, not modelled).
 Write(c, o, S, v, at) ==
     LET st  == nodes[c]
         ver == <<at, c>>
@@ -239,11 +246,11 @@ Write(c, o, S, v, at) ==
                                       ELSE Ver(st.regs[f])]]       \* R5.3
         ch  == MkChange(c, st.nextSeq, w)
     IN /\ \A f \in S : st.regs[f] = NoReg \/ st.regs[f].val # v     \* R5.2
-       /\ at >= Max(st.seen, st.stamped) + 1
+       /\ at >= RecHigh(st) + 1
        /\ hist' = [hist EXCEPT ![ver] = st.known]
        /\ nodes' = [nodes EXCEPT ![c] =
               [st EXCEPT !.regs = [f \in Fields |-> IF f \in S THEN w[f] ELSE st.regs[f]],
-                         !.stamped = at,
+                         !.stamped = Max(st.stamped, at),
                          !.outbox = Append(st.outbox, ch),
                          !.nextSeq = st.nextSeq + 1,
                          !.known = st.known \cup {ver}]]
@@ -329,7 +336,8 @@ ResetCursor(c) ==
 (***************************************************************************)
 
 \* A server-side write straight into the log (R12.4), by the agent (base:
-\* the materialized version) or by a legacy writer (no base, R6.4).
+\* the materialized version) or by a legacy writer (no base, R6.4), stamped
+\* max(now, high(record) + 1) by the server's clock.
 ServerWrite(by, S, v, at) ==
     LET st  == nodes[Srv]
         ver == <<at, by>>
@@ -340,11 +348,11 @@ ServerWrite(by, S, v, at) ==
                                       ELSE Ver(st.regs[f])]]
         ch  == MkChange(Srv, 0, w)
     IN /\ \A f \in S : st.regs[f] = NoReg \/ st.regs[f].val # v
-       /\ at >= high + 1
+       /\ at >= RecHigh(st) + 1
        /\ hist' = [hist EXCEPT ![ver] = st.known]
        /\ log' = Append(log, ch)
        /\ nodes' = [nodes EXCEPT ![Srv] = ApplyChange(st, ch, FALSE, hist')]
-       /\ high' = at
+       /\ high' = Max(high, at)
        /\ nwrites' = nwrites + 1
        /\ UNCHANGED <<lastSeq, nresets>>
 

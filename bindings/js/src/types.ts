@@ -137,6 +137,8 @@ export type ServerWriteArgs = WriteArgs & { writer: string };
 export interface CorrectClockArgs {
   server_now: Timestamp;
   skew_ms_max: number;
+  /** The refusal's `log_high`: the log's high stamp (R12.3). */
+  log_high: Timestamp;
   clock_epoch: number;
   now: Timestamp;
 }

@@ -21,7 +21,7 @@ const STEP_MEMBERS = {
   server_bootstrap: ["table", "id", "kind", "scope", "fields"],
   reset_cursor: ["replica"],
   restart_server: [],
-  correct_clock: ["replica", "server_now", "clock_epoch", "now"],
+  correct_clock: ["replica", "server_now", "clock_epoch", "log_high", "now"],
   load: ["replica", "state"],
   derive_row: ["row"],
   compare_values: ["a", "b"],
@@ -174,7 +174,8 @@ class Engine {
       case "correct_clock": {
         const r = this.replica(step);
         const epoch = step.clock_epoch ?? (r.state().clock.epoch ?? 0) + 1;
-        r.correctClock({ server_now: step.server_now, skew_ms_max: this.config.skew_ms_max, clock_epoch: epoch, now: step.now });
+        const logHigh = step.log_high ?? highStamp(this.server.log());
+        r.correctClock({ server_now: step.server_now, skew_ms_max: this.config.skew_ms_max, log_high: logHigh, clock_epoch: epoch, now: step.now });
         break;
       }
       case "load": {
@@ -304,3 +305,15 @@ export function runVector(api, vector) {
   return fails;
 }
 
+// R12.3: the log's high stamp, the greatest `at` of its changes (the
+// genesis for an empty log). Stamps are 24-byte UTC spellings (R2.1), so
+// their text order is their time order.
+function highStamp(log) {
+  let high = "1970-01-01T00:00:00.000Z";
+  for (const change of log) {
+    for (const meta of Object.values(change?.field_meta ?? {})) {
+      if (typeof meta?.at === "string" && meta.at > high) high = meta.at;
+    }
+  }
+  return high;
+}

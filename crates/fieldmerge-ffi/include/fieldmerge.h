@@ -133,7 +133,7 @@ enum FmStatus fm_replica_ack(struct FmReplica *replica,
                              size_t args_len,
                              char **out);
 
-// Corrects the clock `{server_now, skew_ms_max, clock_epoch, now}` (SPEC R12.4).
+// Corrects the clock `{server_now, skew_ms_max, log_high, clock_epoch, now}` (SPEC R12.4).
 //
 // # Safety
 // Every `(ptr, len)` input is NULL with `len` 0, or points to `len` readable bytes valid for the call; `out` is NULL or points to writable storage for one pointer.

@@ -314,6 +314,9 @@ pub enum Step {
         /// The clock epoch the refusal demands; `None` for the replica's
         /// own plus one (a fresh refusal).
         clock_epoch: Option<u64>,
+        /// The log's high stamp from the refusal; `None` for the greatest
+        /// `at` the vector's server holds now.
+        log_high: Option<Timestamp>,
         /// The replica's wall time.
         now: Timestamp,
     },
@@ -738,15 +741,18 @@ impl Engine for KernelEngine {
                 replica,
                 server_now,
                 clock_epoch,
+                log_high,
                 now,
             } => {
-                // The replica corrects against the skew of the vector's server,
-                // the one that refused its push (SPEC R12.4).
+                // The replica corrects against the skew and the log of the
+                // vector's server, the one that refused its push (SPEC R12.4).
                 let skew_ms_max = self.server.config().skew_ms_max();
+                let log_high = log_high.unwrap_or(self.server.log_head().high);
                 let target = self.replica_mut(replica)?;
                 let correction = ClockCorrection {
                     server_now: *server_now,
                     skew_ms_max,
+                    log_high,
                     clock_epoch: clock_epoch.unwrap_or(target.clock().epoch + 1),
                 };
                 target
@@ -1565,6 +1571,10 @@ fn parse_step(raw: &Value, names: &[String]) -> Result<(Step, Map<String, Value>
             clock_epoch: match m.get("clock_epoch") {
                 None => None,
                 Some(_) => Some(m.uint("clock_epoch")?),
+            },
+            log_high: match m.get("log_high") {
+                None => None,
+                Some(_) => Some(m.time("log_high")?),
             },
             now: m.time("now")?,
         },

@@ -177,10 +177,12 @@ impl World {
                 clock_epoch,
                 now,
             } => {
+                let log_high = self.server.log_head().high;
                 let r = &mut self.replicas[*replica];
                 let correction = ClockCorrection {
                     server_now: *server_now,
                     skew_ms_max: CONFIG.skew_ms_max(),
+                    log_high,
                     clock_epoch: clock_epoch.unwrap_or(r.clock().epoch + 1),
                 };
                 match r.correct_clock(&correction, *now) {

@@ -25,3 +25,6 @@ mod sim;
 // Issue #6: exhaustive small-scope checks and coverage marks.
 mod coverage;
 mod exhaustive;
+
+// Issue #11: time under bulk writes, wrong clocks and merges.
+mod clock;

@@ -661,6 +661,8 @@ fn r6_6_state_merge_may_report_a_conflict_the_log_would_not() {
     desk.apply(&[v1], Delivery::Live);
     desk.write(&key("t1"), &Actor::User, &obj(json!({"t": "v2"})), t(2))
         .unwrap();
+    // Acknowledged: a state merge copies no pending write (R4.5).
+    desk.ack(Some(1));
     let mut old = replica("old");
     let v0 = change(
         json!({"table": "tasks", "id": "t1", "op": "update", "data": {"t": "v0"},
@@ -1304,36 +1306,47 @@ fn r12_1_pushes_are_deduplicated_by_client_sequence_and_validated_whole() {
     check(&mut server, unsequenced, "missing_seq", &before);
 }
 
-/// R12.3, R12.4 at the bound: a pending change stamped exactly
-/// `server_now + skew_ms_max` is within the skew, so the server accepts it
-/// and the correction keeps its stamp; one millisecond later is restamped.
+/// R12.3, R12.4: a pending change stamped exactly `server_now +
+/// skew_ms_max` is within the server's limit, and so is one forced 1 ms
+/// past the log's high stamp as the changes before it raise it; the server
+/// refuses the first change past the limit, and the correction keeps every
+/// stamp before it and restamps that one from corrected time.
 #[test]
-fn r12_4_a_change_stamped_exactly_at_the_skew_keeps_its_stamp() {
+fn r12_4_a_change_within_the_servers_limit_keeps_its_stamp() {
     let skew_ms_max = 60_000;
     let mut phone = replica("phone");
     let at_bound = t(skew_ms_max);
-    phone
-        .write(&key("t1"), &Actor::User, &obj(json!({"a": 1})), at_bound)
-        .unwrap();
-    phone
-        .write(&key("t2"), &Actor::User, &obj(json!({"a": 1})), at_bound)
-        .unwrap();
-    let stamps: Vec<_> = phone.outbox().iter().map(|c| c.max_at()).collect();
-    assert_eq!(stamps, [Some(at_bound), Some(t(skew_ms_max + 1))]);
-    let correction = fieldmerge::ClockCorrection {
-        server_now: t(0),
-        skew_ms_max,
-        clock_epoch: 1,
+    let write = |phone: &mut Replica, id: &str, p: Value, now: Timestamp| {
+        phone.write(&key(id), &Actor::User, &obj(p), now).unwrap();
     };
-    phone.correct_clock(&correction, at_bound).unwrap();
-    let stamps: Vec<_> = phone.outbox().iter().map(|c| c.max_at()).collect();
-    // The second is restamped at now + offset = t(0), floored just above
-    // the first, which it must still follow.
-    assert_eq!(stamps, [Some(at_bound), Some(t(skew_ms_max + 1))]);
+    write(&mut phone, "t1", json!({"a": 1}), at_bound);
+    // The same record in the same millisecond: forced 1 ms on (R2.2).
+    write(&mut phone, "t1", json!({"b": 1}), at_bound);
+    write(&mut phone, "t2", json!({"a": 1}), t(skew_ms_max + 5));
+    let stamps =
+        |phone: &Replica| -> Vec<_> { phone.outbox().iter().map(|c| c.max_at()).collect() };
+    assert_eq!(
+        stamps(&phone),
+        [
+            Some(at_bound),
+            Some(t(skew_ms_max + 1)),
+            Some(t(skew_ms_max + 5))
+        ]
+    );
     let mut server = Server::new(ServerConfig::new(skew_ms_max, 10).expect("valid"));
-    let mut only_first = phone.push();
-    only_first.changes.truncate(1);
-    assert_eq!(server.push(&only_first, t(0)).unwrap().appended, 1);
+    let refusal = server.push(&phone.push(), t(0)).unwrap_err();
+    assert!(
+        matches!(refusal, fieldmerge::PushError::ClockAhead { index: 2, .. }),
+        "{refusal:?}"
+    );
+    phone
+        .correct_clock(&refusal.clock_correction().unwrap(), t(skew_ms_max + 5))
+        .unwrap();
+    assert_eq!(
+        stamps(&phone),
+        [Some(at_bound), Some(t(skew_ms_max + 1)), Some(t(0))]
+    );
+    assert_eq!(server.push(&phone.push(), t(0)).unwrap().appended, 3);
 }
 
 /// R12.4, clock epochs: a copy of a push made before a correction, still in
@@ -1508,7 +1521,7 @@ fn r12_3_and_r12_4_a_fast_clock_is_refused_then_corrected_and_nothing_is_lost() 
 }
 
 #[test]
-fn r12_4_server_side_writes_stamp_after_the_log_and_witness_the_state() {
+fn r12_4_server_side_writes_stamp_after_their_record_and_witness_the_state() {
     let mut server = Server::new(ServerConfig::default());
     let mut phone = replica("phone");
     phone

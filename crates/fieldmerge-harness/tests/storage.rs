@@ -748,6 +748,7 @@ fn r13_4_a_stored_replica_receives_replies_acks_resets_and_corrects_like_the_in_
     let correction = fieldmerge::ClockCorrection {
         server_now: t(10),
         skew_ms_max: 60_000,
+        log_high: fieldmerge::Timestamp::default(),
         clock_epoch: 1,
     };
     let mut stored = db.open();

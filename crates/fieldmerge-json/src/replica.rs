@@ -208,7 +208,7 @@ impl JsonReplica {
     }
 
     /// Corrects the clock (SPEC R12.4): `{server_now, skew_ms_max,
-    /// clock_epoch, now}`.
+    /// log_high, clock_epoch, now}`, as the refusal carries them.
     ///
     /// # Errors
     /// `clock_exhausted`, or an argument error; nothing changes.
@@ -224,12 +224,14 @@ impl JsonReplica {
                 ))
             }
         };
+        let log_high = a.time("log_high")?;
         let clock_epoch = a.counter("clock_epoch")?.unwrap_or(0);
         let now = a.time("now")?;
         a.done()?;
         let correction = ClockCorrection {
             server_now,
             skew_ms_max,
+            log_high,
             clock_epoch,
         };
         self.replica

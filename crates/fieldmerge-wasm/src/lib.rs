@@ -171,7 +171,7 @@ impl Replica {
         self.inner.reset_cursor();
     }
 
-    /// Corrects the clock `{server_now, skew_ms_max, clock_epoch, now}`.
+    /// Corrects the clock `{server_now, skew_ms_max, log_high, clock_epoch, now}`.
     pub fn correct_clock(&mut self, args: &str) -> Result<String, JsValue> {
         self.inner.correct_clock(args.as_bytes()).map_err(thrown)
     }

@@ -269,8 +269,10 @@ pub enum PushError {
         /// The first new sequence number of the push.
         found: u64,
     },
-    /// A change is stamped too far ahead of the server's clock (SPEC R12.3).
-    #[error("change {index} field {field:?}: at {at} is more than {skew_ms_max} ms ahead of the server's {server_now}")]
+    /// A change is stamped too far ahead of the server's clock (SPEC R12.3):
+    /// more than `skew_ms_max` after `server_now`, and more than 1 ms after
+    /// the greatest `at` the log holds.
+    #[error("change {index} field {field:?}: at {at} is more than {skew_ms_max} ms ahead of the server's {server_now} and past the log's {log_high}")]
     ClockAhead {
         /// The change's position in the push.
         index: usize,
@@ -282,6 +284,8 @@ pub enum PushError {
         server_now: Timestamp,
         /// The skew the server allows.
         skew_ms_max: i64,
+        /// The greatest `at` the log held before the push (SPEC R12.3).
+        log_high: Timestamp,
         /// The highest `client_seq` of the pusher the log already holds, so
         /// the client can drop those from its outbox before it restamps.
         acked_through: Option<u64>,
@@ -302,6 +306,8 @@ pub enum PushError {
         server_now: Timestamp,
         /// The skew the server allows.
         skew_ms_max: i64,
+        /// The greatest `at` the log holds (SPEC R12.3).
+        log_high: Timestamp,
         /// The highest `client_seq` of the pusher the log already holds.
         acked_through: Option<u64>,
     },
@@ -316,21 +322,25 @@ impl PushError {
             PushError::ClockAhead {
                 server_now,
                 skew_ms_max,
+                log_high,
                 clock_epoch,
                 ..
             } => Some(ClockCorrection {
                 server_now: *server_now,
                 skew_ms_max: *skew_ms_max,
+                log_high: *log_high,
                 clock_epoch: *clock_epoch,
             }),
             PushError::StaleClock {
                 required,
                 server_now,
                 skew_ms_max,
+                log_high,
                 ..
             } => Some(ClockCorrection {
                 server_now: *server_now,
                 skew_ms_max: *skew_ms_max,
+                log_high: *log_high,
                 clock_epoch: *required,
             }),
             _ => None,
@@ -370,10 +380,35 @@ pub struct ClockCorrection {
     pub server_now: Timestamp,
     /// The skew the server allows.
     pub skew_ms_max: i64,
+    /// The greatest `at` the log held when the server refused: with
+    /// `server_now` and `skew_ms_max` it sets the server's limit (SPEC
+    /// R12.3).
+    pub log_high: Timestamp,
     /// The clock epoch the server requires of the client's next push: the
     /// client takes it, so that every push it made before the correction is
     /// refused as `stale_clock` should a copy of it still be in flight.
     pub clock_epoch: u64,
+}
+
+impl ClockCorrection {
+    /// The position of the first of `stamps` (each pending change's greatest
+    /// `at`, in push order) the server refuses: the first past the limit of
+    /// SPEC R12.3, where the log's high stamp rises with every change
+    /// before it. `None` when the server refuses none.
+    pub(crate) fn first_refused(
+        &self,
+        stamps: impl IntoIterator<Item = Option<Timestamp>>,
+    ) -> Option<usize> {
+        let mut high = self.log_high;
+        for (position, at) in stamps.into_iter().enumerate() {
+            let Some(at) = at else { continue };
+            if at > crate::skew::skew_limit(self.server_now, self.skew_ms_max, high) {
+                return Some(position);
+            }
+            high = high.max(at);
+        }
+        None
+    }
 }
 
 /// A pulled page the replica refused to apply; the replica is unchanged

@@ -147,6 +147,7 @@ impl Serialize for PushError {
                 at,
                 server_now,
                 skew_ms_max,
+                log_high,
                 acked_through,
                 clock_epoch,
                 ..
@@ -154,6 +155,7 @@ impl Serialize for PushError {
                 put("at", Value::from(at.to_string()));
                 put("server_now", Value::from(server_now.to_string()));
                 put("skew_ms_max", Value::from(*skew_ms_max));
+                put("log_high", Value::from(log_high.to_string()));
                 put(
                     "acked_through",
                     (*acked_through).map_or(Value::Null, Value::from),
@@ -165,12 +167,14 @@ impl Serialize for PushError {
                 required,
                 server_now,
                 skew_ms_max,
+                log_high,
                 acked_through,
             } => {
                 put("found", Value::from(*found));
                 put("required", Value::from(*required));
                 put("server_now", Value::from(server_now.to_string()));
                 put("skew_ms_max", Value::from(*skew_ms_max));
+                put("log_high", Value::from(log_high.to_string()));
                 put(
                     "acked_through",
                     (*acked_through).map_or(Value::Null, Value::from),
@@ -229,6 +233,7 @@ fn push_error_from(m: &Map<String, Value>) -> Result<PushError, String> {
             at: time("at")?,
             server_now: time("server_now")?,
             skew_ms_max: skew()?,
+            log_high: time("log_high")?,
             acked_through: acked()?,
             clock_epoch: uint("clock_epoch")?,
         },
@@ -237,6 +242,7 @@ fn push_error_from(m: &Map<String, Value>) -> Result<PushError, String> {
             required: uint("required")?,
             server_now: time("server_now")?,
             skew_ms_max: skew()?,
+            log_high: time("log_high")?,
             acked_through: acked()?,
         },
         other => {

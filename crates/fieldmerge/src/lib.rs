@@ -91,6 +91,7 @@ mod register;
 mod replica;
 mod report;
 mod server;
+mod skew;
 mod state;
 mod stored;
 mod text;

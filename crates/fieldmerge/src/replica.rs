@@ -20,10 +20,11 @@ use crate::register::{Base, WriterId};
 use crate::report::ApplyReport;
 use crate::timestamp::Timestamp;
 
-/// A replica's hybrid logical clock in milliseconds (SPEC R2.2).
+/// A replica's clock in milliseconds (SPEC R2.2).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct Clock {
-    /// The greatest `at` this replica has received from anyone.
+    /// The greatest `at` this replica has received from anyone. It floors a
+    /// clock correction's restamps (SPEC R12.4), never a write.
     pub seen: Timestamp,
     /// The greatest `at` this replica has stamped.
     pub stamped: Timestamp,
@@ -37,11 +38,17 @@ pub struct Clock {
 }
 
 impl Clock {
-    /// The stamp of a local write at wall time `now`:
-    /// `max(now + offset, max(seen, stamped) + 1 ms)` (SPEC R2.2).
+    /// The stamp of a local write at wall time `now` into a record whose
+    /// greatest `at` is `record_high` (`None` for a record the replica does
+    /// not hold, which floors at the genesis): `max(now + offset,
+    /// record_high + 1 ms)` (SPEC R2.2). A write beats every register of the
+    /// record it writes, and the genesis (R10.1), and nothing else floors
+    /// it: a bulk write of many records in one millisecond stamps them all
+    /// at that millisecond. `None` when the stamp would pass the last
+    /// instant (R2.3).
     #[must_use]
-    pub fn peek(&self, now: Timestamp) -> Option<Timestamp> {
-        let floor = self.seen.max(self.stamped).next()?;
+    pub fn stamp(&self, now: Timestamp, record_high: Option<Timestamp>) -> Option<Timestamp> {
+        let floor = record_high.unwrap_or_default().next()?;
         Some(now.saturating_add_ms(self.offset_ms).max(floor))
     }
 }
@@ -228,7 +235,11 @@ impl Replica {
         if record.is_deleted() {
             return Ok(None);
         }
-        let at = self.clock.peek(now).ok_or(WriteError::ClockExhausted)?;
+        // The tombstone's value is the delete's own stamp (SPEC R9.1).
+        let at = self
+            .clock
+            .stamp(now, record.derive_updated_at())
+            .ok_or(WriteError::ClockExhausted)?;
         let tombstone = (TOMBSTONE_FIELD.to_owned(), Value::from(at.to_string()));
         self.stamp(
             key,
@@ -502,17 +513,31 @@ impl Replica {
     }
 
     /// State-based merge with another replica's records (SPEC R4.5): every
-    /// field becomes the greater register. Conflicts are classified with the
+    /// field becomes the greater register. `other`'s pending writes are not
+    /// merged: its clock correction may still restamp them (R12.4), and a
+    /// copy of a replaced stamp would beat the restamped write for good; they
+    /// reach this replica through the log. Conflicts are classified with the
     /// same rule, but the witness test is exact only for in-order log
     /// delivery (SPEC R6.6).
     pub fn merge(&mut self, other: &Replica) -> ApplyReport {
         let mut report = ApplyReport::default();
         let index = PendingIndex::default();
+        // SPEC R4.5: `other`'s pending versions, sorted once and searched.
+        let mut pending: Vec<(&RecordKey, &str, Timestamp)> = other
+            .outbox
+            .iter()
+            .flat_map(|c| c.writes().map(move |(name, reg)| (c.key(), name, reg.at)))
+            .collect();
+        pending.sort_unstable();
+        let is_pending = |key: &RecordKey, name: &str, reg: &crate::register::Register| {
+            reg.by == other.client_id && pending.binary_search(&(key, name, reg.at)).is_ok()
+        };
         // Records only `other` holds start out empty, exactly as a lookup
         // that misses would create them; then one walk over both maps in key
         // order reaches every record without a lookup per record.
-        for key in keys_missing(&self.records, &other.records) {
-            self.records.insert(key, Record::new());
+        let added = keys_missing(&self.records, &other.records);
+        for key in &added {
+            self.records.insert(key.clone(), Record::new());
         }
         let mut mine = self.records.iter_mut();
         for (key, theirs) in &other.records {
@@ -520,16 +545,17 @@ impl Replica {
                 debug_assert!(false, "every key of `other` is in `self` by now");
                 break;
             };
-            if let Some(at) = theirs.derive_updated_at() {
+            let merged = theirs
+                .fields_shared()
+                .iter()
+                .filter(|(name, reg)| !is_pending(key, name, reg));
+            if let Some(at) = merged.clone().map(|(_, reg)| reg.at).max() {
                 self.clock.seen = self.clock.seen.max(at);
             }
             if record.is_empty() {
                 record.reserve_exact(theirs.len());
             }
-            let writes = theirs
-                .fields_shared()
-                .iter()
-                .map(|(name, reg)| (&**name, Some(name), reg));
+            let writes = merged.map(|(name, reg)| (&**name, Some(name), reg));
             let local = Local {
                 me: &self.client_id,
                 outbox: &self.outbox,
@@ -543,6 +569,13 @@ impl Replica {
                 Some(local),
                 &mut report,
             );
+        }
+        // A record only `other` holds, all of it pending there, is not
+        // created here.
+        for key in added {
+            if self.records.get(&key).is_some_and(Record::is_empty) {
+                self.records.remove(&key);
+            }
         }
         report.settle_changed();
         report
@@ -634,62 +667,72 @@ impl Replica {
         if correction.clock_epoch <= self.clock.epoch {
             return Ok(());
         }
-        let server_now = correction.server_now;
-        let limit = server_now.saturating_add_ms(correction.skew_ms_max);
-        let refused = |change: &Change| change.max_at().is_some_and(|at| at > limit);
         let mut next = self.clone();
-        next.clock.offset_ms = server_now.as_ms() - now.as_ms();
+        next.clock.offset_ms = correction.server_now.as_ms() - now.as_ms();
         // Every push made before this correction is now stale: the server
         // refuses a copy still in flight, whose stamps this restamps.
         next.clock.epoch = correction.clock_epoch;
-        // The floor: everything seen, and every register that is not a
-        // refused pending write. Stamps rise along the outbox (R2.2), so the
-        // refused changes are a suffix of it. The refused versions are sorted
-        // once and searched, so the whole correction is O(n log n).
-        let mut refused_versions: Vec<(Timestamp, WriterId)> = next
-            .outbox
-            .iter()
-            .filter(|c| refused(c))
-            .flat_map(|c| {
-                c.writes()
-                    .map(|(_, r)| (r.at, r.by.clone()))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        refused_versions.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp_bytes(&b.1)));
-        let is_refused = |reg: &crate::register::Register| {
-            refused_versions
-                .binary_search_by(|(at, by)| at.cmp(&reg.at).then_with(|| by.cmp_bytes(&reg.by)))
-                .is_ok()
+        // SPEC R12.4: the server checks the pending changes in order and
+        // refuses the first one stamped past its limit; that one and every
+        // change after it are restamped. None of them is in the log (the
+        // server appends a client's changes in order, and a logged change is
+        // below the log's high stamp), so restamping them cannot make the
+        // replica diverge from the log; the changes before it keep their
+        // stamps, since the server may hold them (a lost acknowledgement).
+        let first = correction.first_refused(next.outbox.iter().map(Change::max_at));
+        let suffix = first.unwrap_or(next.outbox.len());
+        // A placeholder stays at the genesis (SPEC R10): it beats nothing
+        // and no limit refuses it.
+        let restamped = |change: &Change| {
+            change
+                .writes()
+                .all(|(_, reg)| reg.by.as_str() != crate::origin::SYSTEM_BOOTSTRAP)
         };
-        let mut floor = next.clock.seen;
-        for record in next.records.values() {
-            for (_, reg) in record.fields() {
-                if !is_refused(reg) {
-                    floor = floor.max(reg.at);
-                }
+        // The versions this correction replaces, sorted once and searched,
+        // so the whole correction is O(n log n).
+        let mut replaced: Vec<(&RecordKey, &str, Timestamp)> = next.outbox[suffix..]
+            .iter()
+            .filter(|c| restamped(c))
+            .flat_map(|c| c.writes().map(move |(name, r)| (c.key(), name, r.at)))
+            .collect();
+        replaced.sort_unstable();
+        let is_replaced = |key: &RecordKey, name: &str, at: Timestamp| {
+            replaced.binary_search(&(key, name, at)).is_ok()
+        };
+        // Per record, the floor of its restamps: every register it holds
+        // that this correction does not replace, then each restamp.
+        let mut floors: BTreeMap<RecordKey, Timestamp> = BTreeMap::new();
+        for change in next.outbox[suffix..].iter().filter(|c| restamped(c)) {
+            let key = change.key();
+            if !floors.contains_key(key) {
+                let floor = next
+                    .records
+                    .get(key)
+                    .map_or(Timestamp::default(), |record| {
+                        record
+                            .fields()
+                            .filter(|(name, reg)| {
+                                !(reg.by == next.client_id && is_replaced(key, name, reg.at))
+                            })
+                            .map(|(_, reg)| reg.at)
+                            .max()
+                            .unwrap_or_default()
+                    });
+                floors.insert(key.clone(), floor);
             }
         }
-        for change in next.outbox.iter().filter(|c| !refused(c)) {
-            floor = floor.max(change.max_at().unwrap_or_default());
-        }
-        next.clock.stamped = floor;
+        drop(replaced);
         // Per (record, field, old version): the restamped register, so a
         // later pending write's base and a record still holding the old
         // version find it by one lookup.
         type Old = (RecordKey, String, Timestamp, String);
         let mut renamed: BTreeMap<Old, crate::register::Register> = BTreeMap::new();
-        for change in next.outbox.iter_mut().filter(|c| refused(c)) {
-            let at = next.clock.peek(now).ok_or(WriteError::ClockExhausted)?;
-            next.clock.stamped = at;
+        let seen = next.clock.seen;
+        let wall = now.saturating_add_ms(next.clock.offset_ms);
+        for change in next.outbox[suffix..].iter_mut().filter(|c| restamped(c)) {
             let key = change.key().clone();
+            // Rebase first: a restamp beats the version it overwrote.
             for (name, reg) in change.writes_mut() {
-                let old = (
-                    key.clone(),
-                    name.to_owned(),
-                    reg.at,
-                    reg.by.as_str().to_owned(),
-                );
                 if let Base::Saw(base) = &reg.base {
                     let was = (
                         key.clone(),
@@ -701,6 +744,30 @@ impl Replica {
                         reg.base = Base::Saw(new.version());
                     }
                 }
+            }
+            let floor = floors.get(&key).copied().unwrap_or_default();
+            let bases = change
+                .writes()
+                .filter_map(|(_, reg)| match &reg.base {
+                    Base::Saw(base) => Some(base.at),
+                    _ => None,
+                })
+                .max()
+                .unwrap_or_default();
+            let at = wall.max(
+                seen.max(floor)
+                    .max(bases)
+                    .next()
+                    .ok_or(WriteError::ClockExhausted)?,
+            );
+            floors.insert(key.clone(), at);
+            for (name, reg) in change.writes_mut() {
+                let old = (
+                    key.clone(),
+                    name.to_owned(),
+                    reg.at,
+                    reg.by.as_str().to_owned(),
+                );
                 reg.at = at;
                 renamed.insert(old, reg.clone());
             }
@@ -718,6 +785,17 @@ impl Replica {
             }
             record.refresh_index();
         }
+        // `stamped` is the greatest stamp the replica still holds of its own:
+        // a far-ahead stamp the correction replaced no longer counts.
+        next.clock.stamped = next
+            .records
+            .values()
+            .flat_map(|r| r.fields().map(|(_, reg)| reg))
+            .filter(|reg| reg.by == next.client_id)
+            .map(|reg| reg.at)
+            .chain(next.outbox.iter().filter_map(Change::max_at))
+            .max()
+            .unwrap_or_default();
         *self = next;
         Ok(())
     }
@@ -761,9 +839,11 @@ impl Replica {
         check_writer("client_id", &self.client_id)?;
         // An exhausted clock refuses only a write that stamps something
         // (R2.3); a no-op write stays a no-op (R5.2).
-        let stamp = self.clock.peek(now);
-        let at = stamp.unwrap_or(Timestamp::MAX);
         let mut record = self.records.get_mut(key);
+        let stamp = self
+            .clock
+            .stamp(now, record.as_deref().and_then(Record::derive_updated_at));
+        let at = stamp.unwrap_or(Timestamp::MAX);
         let op = if record.is_some() { op } else { Op::Insert };
         let current = |name: &str| record.as_deref().and_then(|r| r.field(name));
         let writes = stamp_patch(current, fields, at, &self.client_id, origin);
@@ -773,7 +853,7 @@ impl Replica {
         if stamp.is_none() {
             return Err(WriteError::ClockExhausted);
         }
-        self.clock.stamped = at;
+        self.clock.stamped = self.clock.stamped.max(at);
         let record = match record.take() {
             Some(record) => record,
             None => {

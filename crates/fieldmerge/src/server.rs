@@ -20,6 +20,7 @@ use crate::protocol::Push;
 use crate::record::{Record, RecordKey, TOMBSTONE_FIELD};
 use crate::register::WriterId;
 use crate::report::ApplyReport;
+use crate::skew::skew_limit;
 use crate::timestamp::Timestamp;
 
 /// The server's limits, valid by construction: a skew of at least 0 ms and
@@ -278,7 +279,7 @@ pub(crate) fn decide_push<'a, E>(
     push: &Push,
     now: Timestamp,
 ) -> Result<PushOutcome, E> {
-    if let Err(error) = check_push(config, read.client, &read.logged, push, now) {
+    if let Err(error) = check_push(config, read.client, read.log.high, &read.logged, push, now) {
         let client = match &error {
             PushError::ClockAhead { clock_epoch, .. } => Some(ClientRow {
                 clock_epoch: *clock_epoch,
@@ -337,6 +338,7 @@ pub(crate) fn decide_push<'a, E>(
 fn check_push<'a>(
     config: &ServerConfig,
     row: ClientRow,
+    log_high: Timestamp,
     logged: &impl Fn(u64) -> Option<&'a Change>,
     push: &Push,
     now: Timestamp,
@@ -349,12 +351,14 @@ fn check_push<'a>(
             required: row.clock_epoch,
             server_now: now,
             skew_ms_max: config.skew_ms_max,
+            log_high,
             acked_through,
         });
     }
     let mut previous: Option<u64> = None;
     let mut first_new: Option<u64> = None;
-    let limit = now.saturating_add_ms(config.skew_ms_max);
+    // SPEC R12.3: the log's high stamp as the push's new changes raise it.
+    let mut high = log_high;
     for (index, change) in push.changes.iter().enumerate() {
         if change.client_id() != &push.client_id {
             return Err(PushError::ForeignChange {
@@ -384,6 +388,7 @@ fn check_push<'a>(
             }
         } else {
             first_new.get_or_insert(seq);
+            let limit = skew_limit(now, config.skew_ms_max, high);
             if let Some((field, reg)) = change.writes().find(|(_, reg)| reg.at > limit) {
                 return Err(PushError::ClockAhead {
                     index,
@@ -391,10 +396,12 @@ fn check_push<'a>(
                     at: reg.at,
                     server_now: now,
                     skew_ms_max: config.skew_ms_max,
+                    log_high,
                     acked_through,
                     clock_epoch: push.clock_epoch.saturating_add(1),
                 });
             }
+            high = high.max(change.max_at().unwrap_or_default());
         }
     }
     if let Some(found) = first_new {
@@ -409,7 +416,8 @@ fn check_push<'a>(
 }
 
 /// A write straight into the log by the agent or a server-side job (SPEC
-/// R12.4): stamped `max(now, high + 1 ms)` with the actor's origin, `by =
+/// R12.4): stamped `max(now, record_high + 1 ms)` (`now` is the server's
+/// clock, the one that judges pushes) with the actor's origin, `by =
 /// writer`, and as base the version `record` holds, since the writer read
 /// it. Only changed fields are stamped; `None` for a no-op. `record` is the
 /// materialized record at `key` (`None` when it does not exist).
@@ -429,7 +437,14 @@ pub fn plan_write(
     // The writer's id names the change in the log, so it must be a wire
     // name like any client id (SPEC R11.6).
     check_write(key, ("writer", writer), patch, Tombstone::Allowed)?;
-    let at = log.high.next().ok_or(WriteError::ClockExhausted)?.max(now);
+    // SPEC R12.4: stamped by the server's clock, floored by the record's
+    // registers only, as a replica's write is (R2.2).
+    // A record the server does not hold floors at the genesis, which
+    // every real write beats (R10.1).
+    let high = record
+        .and_then(Record::derive_updated_at)
+        .unwrap_or_default();
+    let at = high.next().ok_or(WriteError::ClockExhausted)?.max(now);
     let current = |name: &str| record.and_then(|r| r.field(name));
     let writes = stamp_patch(current, patch.iter(), at, writer, actor.origin());
     if writes.is_empty() {

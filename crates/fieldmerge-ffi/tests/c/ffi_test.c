@@ -145,7 +145,8 @@ int main(void) {
   fm_string_free(refusal);
   fm_string_free(ahead);
   OK(fm_replica_correct_clock(laptop, S("{\"server_now\": \"2026-04-26T10:00:05.000Z\", \"skew_ms_max\": 60000, "
-                                        "\"clock_epoch\": 2, \"now\": \"2026-04-27T10:00:02.000Z\"}"), &out), "null");
+                                        "\"log_high\": \"2026-04-26T10:00:05.000Z\", \"clock_epoch\": 2, "
+                                        "\"now\": \"2026-04-27T10:00:02.000Z\"}"), &out), "null");
   ERR(fm_replica_correct_clock(laptop, S("{\"server_now\": 1}"), &out), "wrong_type");
   OK(fm_replica_state(laptop, &out), "\"epoch\":2");
   KEEP(loaded_state, fm_replica_state(laptop, &out));

@@ -417,12 +417,14 @@ impl Engine for ModelEngine {
                 replica,
                 server_now,
                 clock_epoch,
+                log_high,
                 now,
             } => {
                 let skew = self.server.skew_ms_max;
+                let high = log_high.map_or(self.server.log_high(), |t| t.as_ms());
                 let r = self.replica(replica)?;
                 let epoch = clock_epoch.unwrap_or(r.epoch + 1);
-                r.correct_clock(server_now.as_ms(), skew, epoch, now.as_ms())
+                r.correct_clock(server_now.as_ms(), skew, high, epoch, now.as_ms())
                     .map_err(fail)?;
             }
             Step::Load { replica, state } => self.load_replica(replica, state)?,

@@ -277,15 +277,18 @@ impl ModelReplica {
         }
     }
 
-    /// R2.2-R2.3: `max(now + offset, max(seen, stamped) + 1)`, or refused
-    /// when that passes the last instant.
-    fn clock(&self, now: i64) -> Result<i64, &'static str> {
-        let floor = self.seen.max(self.stamped);
-        if floor >= LAST_MS {
+    /// R2.2-R2.3: `max(now + offset, high + 1)`, where `high` is the
+    /// greatest `at` of the record written (the genesis for a new one), or
+    /// refused when that passes the
+    /// last instant.
+    fn clock(&self, key: &(String, String), now: i64) -> Result<i64, &'static str> {
+        let wall = (now.saturating_add(self.offset_ms)).clamp(0, LAST_MS);
+        // A record it does not hold floors at the genesis (R10.1).
+        let high = self.records.get(key).and_then(last_change).unwrap_or(0);
+        if high >= LAST_MS {
             return Err("clock_exhausted");
         }
-        let wall = (now.saturating_add(self.offset_ms)).clamp(0, LAST_MS);
-        Ok(wall.max(floor + 1))
+        Ok(wall.max(high + 1))
     }
 
     /// R5: a local write.
@@ -313,7 +316,7 @@ impl ModelReplica {
         if is_deleted(record) {
             return Ok(None);
         }
-        let at = self.clock(now)?;
+        let at = self.clock(key, now)?;
         let fields = vec![(TOMBSTONE.to_owned(), json!(super::spell(at)))];
         self.stamp(key, "delete", origin, &fields, now)
     }
@@ -343,7 +346,7 @@ impl ModelReplica {
         now: i64,
     ) -> WriteResult {
         // R2.3, R5.2: an exhausted clock refuses only a write that stamps.
-        let clock = self.clock(now);
+        let clock = self.clock(key, now);
         let at = *clock.as_ref().unwrap_or(&LAST_MS);
         let existing = self.records.get(key).cloned().unwrap_or_default();
         let mut writes = std::collections::BTreeMap::new();
@@ -368,7 +371,7 @@ impl ModelReplica {
             return Ok(None);
         }
         clock?;
-        self.stamped = at;
+        self.stamped = self.stamped.max(at);
         let record = self.records.entry(key.clone()).or_default();
         for (name, reg) in &writes {
             record.fields.insert(name.clone(), reg.clone());
@@ -498,14 +501,26 @@ impl ModelReplica {
     pub fn merge(&mut self, other: &ModelReplica) -> ModelReport {
         let mut report = ModelReport::default();
         for (key, record) in &other.records {
-            if let Some(at) = last_change(record) {
-                self.seen = self.seen.max(at);
-            }
+            // R4.5: the other replica's pending writes are not merged.
             let writes: Vec<(String, ModelRegister)> = record
                 .fields
                 .iter()
+                .filter(|(n, r)| {
+                    !(r.by == other.client_id
+                        && other.outbox.iter().any(|c| {
+                            c.table == key.0
+                                && c.id == key.1
+                                && c.writes.get(*n).is_some_and(|w| w.at == r.at)
+                        }))
+                })
                 .map(|(n, r)| (n.clone(), r.clone()))
                 .collect();
+            if writes.is_empty() {
+                continue;
+            }
+            for (_, r) in &writes {
+                self.seen = self.seen.max(r.at);
+            }
             merge_into(
                 &mut self.records,
                 key,
@@ -546,6 +561,7 @@ impl ModelReplica {
         &mut self,
         server_now: i64,
         skew_ms_max: i64,
+        log_high: i64,
         epoch: u64,
         now: i64,
     ) -> Result<(), &'static str> {
@@ -556,54 +572,103 @@ impl ModelReplica {
         let mut next = self.clone();
         next.offset_ms = server_now - now;
         next.epoch = epoch;
-        let limit = server_now.saturating_add(skew_ms_max).clamp(0, LAST_MS);
-        let refused = |c: &ModelChange| c.writes.values().any(|r| r.at > limit);
-        let refused_versions: Vec<(i64, String)> = next
-            .outbox
+        // R12.3: the first change past the limit, the log's high stamp
+        // rising with each change before it.
+        let mut high = log_high;
+        let mut first = next.outbox.len();
+        for (i, c) in next.outbox.iter().enumerate() {
+            let Some(at) = c.writes.values().map(|r| r.at).max() else {
+                continue;
+            };
+            let limit = server_now
+                .saturating_add(skew_ms_max)
+                .clamp(0, LAST_MS)
+                .max((high + 1).min(LAST_MS));
+            if at > limit {
+                first = i;
+                break;
+            }
+            high = high.max(at);
+        }
+        // R12.4, R10: from it on, every change but a placeholder.
+        let restamped = |c: &ModelChange| c.writes.values().all(|r| r.by != "system:bootstrap");
+        let replaced: Vec<((String, String), String, i64)> = next.outbox[first..]
             .iter()
-            .filter(|c| refused(c))
-            .flat_map(|c| c.writes.values().map(|r| (r.at, r.by.clone())))
+            .filter(|c| restamped(c))
+            .flat_map(|c| {
+                c.writes
+                    .iter()
+                    .map(move |(n, r)| ((c.table.clone(), c.id.clone()), n.clone(), r.at))
+            })
             .collect();
-        // The floor: everything received, every register that is not a
-        // refused pending write, and every pending change that stays.
-        let mut floor = next.seen;
-        for record in next.records.values() {
-            for reg in record.fields.values() {
-                if !refused_versions.contains(&(reg.at, reg.by.clone())) {
-                    floor = floor.max(reg.at);
-                }
-            }
-        }
-        for change in next.outbox.iter().filter(|c| !refused(c)) {
-            for reg in change.writes.values() {
-                floor = floor.max(reg.at);
-            }
-        }
-        next.stamped = floor;
+        let wall = now.saturating_add(next.offset_ms).clamp(0, LAST_MS);
+        // Per record: its registers this correction does not replace, then
+        // each restamp.
+        let mut floors: Vec<((String, String), i64)> = Vec::new();
         // (record, field, old version, restamped register) of every restamp.
         let mut renamed: Vec<Renamed> = Vec::new();
-        for i in 0..next.outbox.len() {
-            if !refused(&next.outbox[i]) {
+        for i in first..next.outbox.len() {
+            if !restamped(&next.outbox[i]) {
                 continue;
             }
-            let at = next.clock(now)?;
-            next.stamped = at;
             let key = (next.outbox[i].table.clone(), next.outbox[i].id.clone());
+            if !floors.iter().any(|(k, _)| *k == key) {
+                let floor = next.records.get(&key).map_or(0, |record| {
+                    record
+                        .fields
+                        .iter()
+                        .filter(|(n, r)| {
+                            !(r.by == next.client_id
+                                && replaced
+                                    .iter()
+                                    .any(|(k, f, at)| *k == key && f == *n && *at == r.at))
+                        })
+                        .map(|(_, r)| r.at)
+                        .max()
+                        .unwrap_or(0)
+                });
+                floors.push((key.clone(), floor));
+            }
             let names: Vec<String> = next.outbox[i].writes.keys().cloned().collect();
-            for name in names {
-                let mut reg = next.outbox[i].writes[&name].clone();
-                let old = (reg.at, reg.by.clone());
+            // Rebase first: a restamp beats the version it overwrote.
+            let mut bases = 0;
+            for name in &names {
+                let reg = next.outbox[i]
+                    .writes
+                    .get_mut(name)
+                    .expect("a name of the change");
                 if let ModelBase::Saw(b_at, b_by) = &reg.base {
                     let earlier = renamed.iter().find(|(k, f, o, _)| {
-                        *k == key && *f == name && o.0 == *b_at && o.1 == *b_by
+                        *k == key && f == name && o.0 == *b_at && o.1 == *b_by
                     });
                     if let Some((_, _, _, new)) = earlier {
                         reg.base = ModelBase::Saw(new.at, new.by.clone());
                     }
                 }
+                if let ModelBase::Saw(b_at, _) = &reg.base {
+                    bases = bases.max(*b_at);
+                }
+            }
+            let floor = floors
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map_or(0, |(_, f)| *f);
+            let below = next.seen.max(floor).max(bases);
+            if below >= LAST_MS {
+                return Err("clock_exhausted");
+            }
+            let at = wall.max(below + 1);
+            if let Some(f) = floors.iter_mut().find(|(k, _)| *k == key) {
+                f.1 = at;
+            }
+            for name in names {
+                let reg = next.outbox[i]
+                    .writes
+                    .get_mut(&name)
+                    .expect("a name of the change");
+                let old = (reg.at, reg.by.clone());
                 reg.at = at;
-                next.outbox[i].writes.insert(name.clone(), reg.clone());
-                renamed.push((key.clone(), name, old, reg));
+                renamed.push((key.clone(), name, old, reg.clone()));
             }
         }
         // Registers still holding a refused version take the new one.
@@ -619,6 +684,18 @@ impl ModelReplica {
                 record.shadow = last_change(record);
             }
         }
+        // R12.4: `stamped` is the greatest stamp of its own it still holds.
+        let own = next
+            .records
+            .values()
+            .flat_map(|r| r.fields.values())
+            .filter(|r| r.by == next.client_id)
+            .map(|r| r.at);
+        let pending = next
+            .outbox
+            .iter()
+            .flat_map(|c| c.writes.values().map(|r| r.at));
+        next.stamped = own.chain(pending).max().unwrap_or(0);
         *self = next;
         Ok(())
     }

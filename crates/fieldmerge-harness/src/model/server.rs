@@ -61,7 +61,9 @@ impl ModelServer {
             return Err("stale_clock");
         }
         let last = self.last_seq.get(client).copied().unwrap_or(0);
-        let limit = now.saturating_add(self.skew_ms_max).clamp(0, LAST_MS);
+        // R12.3: the limit rises with the log's high stamp, which the push's
+        // new changes raise as they pass.
+        let mut high = self.log_high();
         let mut first_new = None;
         for (i, change) in changes.iter().enumerate() {
             if change.client_id != client {
@@ -90,11 +92,16 @@ impl ModelServer {
                 if first_new.is_none() {
                     first_new = Some(seq);
                 }
+                let limit = now
+                    .saturating_add(self.skew_ms_max)
+                    .clamp(0, LAST_MS)
+                    .max((high + 1).min(LAST_MS));
                 if change.writes.values().any(|r| r.at > limit) {
                     // R12.4: the client's next push must carry a newer epoch.
                     self.clock_epoch.insert(client.to_owned(), clock_epoch + 1);
                     return Err("clock_ahead");
                 }
+                high = change.writes.values().map(|r| r.at).fold(high, i64::max);
             }
         }
         if let Some(first) = first_new {
@@ -120,6 +127,15 @@ impl ModelServer {
         })
     }
 
+    /// R12.3: the greatest `at` the log holds (0, the genesis, when none).
+    pub fn log_high(&self) -> i64 {
+        self.log
+            .iter()
+            .flat_map(|c| c.writes.values().map(|r| r.at))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// R12.2: the changes after `cursor`, at most `limit`, and the head.
     pub fn pull(&self, cursor: u64, limit: usize) -> ModelPage {
         // R12.2: a pull asks for at least one change.
@@ -139,7 +155,7 @@ impl ModelServer {
         }
     }
 
-    /// R12.4: an agent or job write, stamped after everything in the log,
+    /// R12.4: an agent or job write, stamped after its record's registers,
     /// with the materialized version as its base.
     pub fn write(
         &mut self,
@@ -160,17 +176,15 @@ impl ModelServer {
         for (name, v) in patch {
             check_field(name, v)?;
         }
-        let high = self
-            .log
-            .iter()
-            .flat_map(|c| c.writes.values().map(|r| r.at))
-            .max()
+        // R12.4: the server's clock, floored by the record's registers.
+        let existing = self.state.get(key);
+        let high = existing
+            .and_then(|r| r.fields.values().map(|f| f.at).max())
             .unwrap_or(0);
         if high >= LAST_MS {
             return Err("clock_exhausted");
         }
         let at = now.max(high + 1);
-        let existing = self.state.get(key);
         let mut writes = BTreeMap::new();
         for (name, v) in patch {
             let base = match existing.and_then(|r| r.fields.get(name)) {

@@ -188,11 +188,13 @@ impl ModelWorld {
                 clock_epoch,
                 now,
             } => {
+                let high = self.server.log_high();
                 let r = &mut self.replicas[*replica];
                 let epoch = clock_epoch.unwrap_or(r.epoch + 1);
                 match r.correct_clock(
                     server_now.as_ms(),
                     self.server.skew_ms_max,
+                    high,
                     epoch,
                     now.as_ms(),
                 ) {
