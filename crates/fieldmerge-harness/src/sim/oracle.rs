@@ -5,7 +5,7 @@
 //! compares with what the kernel reported (SPEC R6).
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use fieldmerge::{
     Base, Change, Conflict, ConflictRule, HiddenEdit, Origin, RecordKey, Records, Register,
@@ -66,10 +66,14 @@ pub(crate) struct Oracle {
     by_version: BTreeMap<VersionKey, usize>,
     pub by_client_seq: BTreeMap<(WriterId, u64), usize>,
     bootstrap_of: BTreeMap<RecordKey, usize>,
-    // Versions a clock correction replaced: the client disowned them, and
-    // the server must never append one, even from a copy of a push sent
-    // before the correction (SPEC R12.4).
-    disowned: BTreeSet<VersionKey>,
+    // Registers a clock correction replaced, by version: the client
+    // disowned them, and the server must never append one, even from a copy
+    // of a push sent before the correction (SPEC R12.4). A restamp may reuse
+    // a disowned version for another register of the field (a later write
+    // restamped just above an earlier one): nobody holds the disowned one,
+    // so that is no twin; what must never reach the log is the disowned
+    // register itself.
+    disowned: BTreeMap<VersionKey, Register>,
     /// The write id of each log entry: `log_writes[server_seq - 1]`.
     pub log_writes: Vec<usize>,
     /// Every write in the server log: what a server-side writer has seen.
@@ -162,8 +166,10 @@ impl Oracle {
     pub(crate) fn restamped(&mut self, old: &Change, new: &Change, id: usize) {
         for (field, reg) in old.writes() {
             if new.write(field).is_some_and(|n| n.at != reg.at) {
-                self.disowned
-                    .insert((old.key().clone(), field.to_owned(), reg.at, reg.by.clone()));
+                self.disowned.insert(
+                    (old.key().clone(), field.to_owned(), reg.at, reg.by.clone()),
+                    reg.clone(),
+                );
             }
         }
         self.map_change(new, id);
@@ -471,9 +477,7 @@ impl Oracle {
                 reg.at,
                 reg.by.clone(),
             );
-            self.disowned
-                .contains(&key)
-                .then(|| (field.to_owned(), reg.at))
+            (self.disowned.get(&key) == Some(reg)).then(|| (field.to_owned(), reg.at))
         })
     }
 

@@ -189,3 +189,53 @@ fn r12_4_a_pre_correction_copy_of_a_push_never_reaches_the_log() {
     assert!(outcome.violations.is_empty(), "{:#?}", outcome.violations);
     assert_eq!(outcome.stats.coverage.count(Mark::PushRefusedStaleClock), 1);
 }
+
+/// Seed 431 (shrunk from 300 steps): SPEC R12.4 with the per-record clock.
+/// Two pending writes of one field past the limit: the correction restamps
+/// the earlier just above the write it overwrote, and the later just above
+/// that, onto the version the earlier one had before. Nobody holds that
+/// replaced register, so it is no twin; the oracle had flagged the reused
+/// version, and now flags only the replaced register itself reaching the
+/// log.
+#[test]
+fn r12_4_a_restamp_may_reuse_a_replaced_version_of_its_field() {
+    let config = Config {
+        users: 1,
+        devices_per_user: 1,
+        tasks: 5,
+        steps: 300,
+        heal_rounds_max: 12,
+        page_size: 1,
+        scenarios: ScenarioSet(250),
+        faults: FaultRates([37, 30, 72, 54, 11, 2, 29, 17, 1, 6, 0, 7]),
+        mutation: None,
+    };
+    let write = |key: usize, field: usize, value: i64| Write {
+        device: 0,
+        key,
+        field,
+        value,
+    };
+    let clock = |offset_ms: i64, drift_ppm: i64| Clock {
+        device: 0,
+        offset_ms,
+        drift_ppm,
+    };
+    let schedule = vec![
+        Join {
+            device: 0,
+            fate: OK,
+        },
+        clock(18_128, 0),
+        write(6, 0, 0),
+        clock(652_899, 2_910),
+        write(1, 0, 1),
+        clock(4_420, 2_910),
+        write(6, 1, 151),
+        write(6, 0, 153),
+        write(6, 2, 159),
+    ];
+    let outcome = run_schedule(&config, &schedule);
+    assert!(outcome.violations.is_empty(), "{:#?}", outcome.violations);
+    assert!(outcome.stats.coverage.count(Mark::ClockCorrected) > 0);
+}
