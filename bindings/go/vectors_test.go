@@ -26,7 +26,7 @@ var stepMembers = map[string][]string{
 	"restore":          {"replica", "table", "id", "kind", "scope", "actor", "now", "ext"},
 	"bootstrap":        {"replica", "table", "id", "kind", "scope", "fields"},
 	"apply":            {"replica", "changes", "delivery"},
-	"page":             {"replica", "after", "changes", "head"},
+	"page":             {"replica", "after", "changes", "head", "log"},
 	"ack":              {"replica", "through"},
 	"merge":            {"replica", "from", "state"},
 	"push":             {"replica", "now"},
@@ -212,7 +212,12 @@ func (e *engine) run(op string, step map[string]raw) (map[string]raw, error) {
 		if berr != nil {
 			return nil, berr
 		}
-		page := raw(fmt.Sprintf(`{"after":%s,"changes":%s,"head":%s}`, step["after"], changes, step["head"]))
+		log := ""
+		if l, ok := step["log"]; ok {
+			// R12.7: the page names its log.
+			log = `,"log":` + string(l)
+		}
+		page := raw(fmt.Sprintf(`{"after":%s,"changes":%s,"head":%s%s}`, step["after"], changes, step["head"], log))
 		if op == "page" {
 			text, err = r.ApplyPage(page)
 		} else {
@@ -591,23 +596,31 @@ func runVector(path string) ([]string, error) {
 		}
 	}
 	e := &engine{skew: 60000, pageMax: 1000, replicas: map[string]*Replica{}}
+	logName := ""
 	if s, ok := top["server"]; ok {
-		var setup map[string]int64
+		var setup map[string]raw
 		if err := json.Unmarshal(s, &setup); err != nil {
 			return nil, err
 		}
 		for k, v := range setup {
+			var err error
 			switch k {
 			case "skew_ms_max":
-				e.skew = v
+				err = json.Unmarshal(v, &e.skew)
 			case "page_size_max":
-				e.pageMax = v
+				err = json.Unmarshal(v, &e.pageMax)
+			case "log":
+				// R12.7: a named log names every page.
+				logName = `,"log":` + string(v)
 			default:
 				return nil, fmt.Errorf("unknown member server.%s", k)
 			}
+			if err != nil {
+				return nil, err
+			}
 		}
 	}
-	e.config = raw(fmt.Sprintf(`{"skew_ms_max":%d,"page_size_max":%d}`, e.skew, e.pageMax))
+	e.config = raw(fmt.Sprintf(`{"skew_ms_max":%d,"page_size_max":%d%s}`, e.skew, e.pageMax, logName))
 	if e.server, err = NewServer(e.config); err != nil {
 		return nil, err
 	}

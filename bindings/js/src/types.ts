@@ -121,6 +121,8 @@ export interface PushReply {
 export interface ServerConfig {
   skew_ms_max: number;
   page_size_max: number;
+  /** The log's name, which every page carries (R12.7). */
+  log?: string;
 }
 
 /** A change's extension slot (R11.8): at most 4096 bytes of canonical JSON. */

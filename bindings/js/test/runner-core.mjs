@@ -10,7 +10,7 @@ const STEP_MEMBERS = {
   restore: ["replica", "table", "id", "kind", "scope", "actor", "now", "ext"],
   bootstrap: ["replica", "table", "id", "kind", "scope", "fields"],
   apply: ["replica", "changes", "delivery"],
-  page: ["replica", "after", "changes", "head"],
+  page: ["replica", "after", "changes", "head", "log"],
   ack: ["replica", "through"],
   merge: ["replica", "from", "state"],
   push: ["replica", "now"],
@@ -77,6 +77,8 @@ class Engine {
     const { Replica, Server, canonicalJson, compareValues, deriveUpdatedAt } = api;
     Object.assign(this, { Replica, Server, canonicalJson, compareValues, deriveUpdatedAt });
     this.config = { skew_ms_max: setup.skew_ms_max ?? 60000, page_size_max: setup.page_size_max ?? 1000 };
+    // R12.7: a named log names every page.
+    if (setup.log !== undefined) this.config.log = setup.log;
     this.server = this.Server.create(this.config);
     this.replicas = new Map();
   }
@@ -111,7 +113,8 @@ class Engine {
         break;
       case "page":
       case "receive_reply": {
-        const page = `{"after":${JSON.stringify(step.after)},"changes":${batchText(step.changes)},"head":${JSON.stringify(step.head)}}`;
+        const log = step.log === undefined ? "" : `,"log":${JSON.stringify(step.log)}`;
+        const page = `{"after":${JSON.stringify(step.after)},"changes":${batchText(step.changes)},"head":${JSON.stringify(step.head)}${log}}`;
         if (op === "page") {
           report(this.replica(step).applyPage(page));
         } else {
@@ -256,7 +259,7 @@ export function runVector(api, vector) {
     if (!["description", "rules", "server", "replicas", "steps"].includes(k)) throw new InvalidVector(`unknown member ${k}`);
   }
   for (const k of Object.keys(vector.server ?? {})) {
-    if (!["skew_ms_max", "page_size_max"].includes(k)) throw new InvalidVector(`unknown member server.${k}`);
+    if (!["skew_ms_max", "page_size_max", "log"].includes(k)) throw new InvalidVector(`unknown member server.${k}`);
   }
   const engine = new Engine(api, vector.server ?? {});
   const fails = [];

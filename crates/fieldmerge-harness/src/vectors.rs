@@ -103,13 +103,16 @@ pub trait Engine {
     fn observe_server(&self) -> Map<String, Value>;
 }
 
-/// The server's limits for one vector (SPEC R12.1-R12.3).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+/// The server's limits for one vector (SPEC R12.1-R12.3) and its log's
+/// name (R12.7).
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ServerSetup {
     /// How far ahead of the server's `now` a pushed `at` may be.
     pub skew_ms_max: i64,
     /// The most changes one page carries.
     pub page_size_max: usize,
+    /// The log's name; `None` for an unnamed log.
+    pub log: Option<String>,
 }
 
 impl Default for ServerSetup {
@@ -118,6 +121,7 @@ impl Default for ServerSetup {
         ServerSetup {
             skew_ms_max: config.skew_ms_max(),
             page_size_max: config.page_size_max(),
+            log: None,
         }
     }
 }
@@ -205,7 +209,8 @@ pub enum Step {
         /// Live or part of an initial hydration round.
         delivery: Delivery,
     },
-    /// Applies a literal page `{after, changes, head}` (SPEC R6.5).
+    /// Applies a literal page `{after, changes, head, log?}` (SPEC R6.5,
+    /// R12.7).
     Page {
         /// The replica.
         replica: String,
@@ -215,6 +220,8 @@ pub enum Step {
         changes: Value,
         /// The log's head.
         head: u64,
+        /// The log's name, when the page names it.
+        log: Option<String>,
     },
     /// Receives a push reply in one call: acknowledges through
     /// `acked_through` and applies the page `{after, changes, head}`, or
@@ -514,7 +521,11 @@ impl Engine for KernelEngine {
     fn start(&mut self, server: ServerSetup) {
         // The runner checked the setup (`parse_server`), so it is valid.
         let config = ServerConfig::new(server.skew_ms_max, server.page_size_max);
-        self.server = Server::new(config.unwrap_or_default());
+        let fresh = Server::new(config.unwrap_or_default());
+        self.server = match &server.log {
+            Some(log) => fresh.clone().with_log_name(log).unwrap_or(fresh),
+            None => fresh,
+        };
         self.replicas.clear();
     }
 
@@ -601,10 +612,11 @@ impl Engine for KernelEngine {
                 after,
                 changes,
                 head,
+                log,
             } => {
                 // SPEC R12.6: a page is read as a page, entry by entry.
-                let page = Page::from_json(page_text(*after, changes, *head).as_bytes())
-                    .map_err(decode_failure)?;
+                let text = named_page_text(*after, changes, *head, log.as_deref());
+                let page = Page::from_json(text.as_bytes()).map_err(decode_failure)?;
                 let report = self
                     .replica_mut(replica)?
                     .apply_page(&page)
@@ -921,11 +933,22 @@ fn decode_failure(e: fieldmerge::ChangeError) -> Failure {
 /// spliced in as written when they are raw text, so a fault of an entry's
 /// own text reaches the page reader (SPEC R12.6).
 pub fn page_text(after: u64, changes: &Value, head: u64) -> String {
+    named_page_text(after, changes, head, None)
+}
+
+/// [`page_text`] of a page that names its log (SPEC R12.7).
+pub fn named_page_text(after: u64, changes: &Value, head: u64, log: Option<&str>) -> String {
     let changes = match changes {
         Value::String(text) => text.clone(),
         other => fieldmerge::canonical_json(other),
     };
-    format!(r#"{{"after":{after},"changes":{changes},"head":{head}}}"#)
+    match log {
+        None => format!(r#"{{"after":{after},"changes":{changes},"head":{head}}}"#),
+        Some(log) => {
+            let log = fieldmerge::canonical_json(&Value::String(log.to_owned()));
+            format!(r#"{{"after":{after},"changes":{changes},"head":{head},"log":{log}}}"#)
+        }
+    }
 }
 
 /// The `import` step (SPEC R14): `import_log` and `import_report` (rows,
@@ -1287,6 +1310,13 @@ fn parse_server(server: Option<&Value>) -> Result<ServerSetup, String> {
                     .and_then(|n| usize::try_from(n).ok())
                     .ok_or("server.page_size_max must be a positive integer")?
             }
+            "log" => {
+                let log = v
+                    .as_str()
+                    .filter(|s| !s.is_empty() && s.len() <= 256)
+                    .ok_or("server.log must be a string of 1 to 256 bytes")?;
+                setup.log = Some(log.to_owned());
+            }
             other => return Err(format!("unknown member server.{other}")),
         }
     }
@@ -1488,6 +1518,10 @@ fn parse_step(raw: &Value, names: &[String]) -> Result<(Step, Map<String, Value>
             after: m.uint("after")?,
             changes: m.array("changes")?,
             head: m.uint("head")?,
+            log: match m.get("log") {
+                None => None,
+                Some(_) => Some(m.string("log")?),
+            },
         },
         "receive_reply" => Step::ReceiveReply {
             replica: m.replica(names)?,

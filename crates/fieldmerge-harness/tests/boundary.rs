@@ -294,6 +294,7 @@ fn r12_2_a_page_whose_after_is_near_the_last_u64_does_not_wrap() {
         changes: Vec::new(),
         head: u64::MAX,
         quarantined: Vec::new(),
+        log: None,
     };
     assert!(!page.has_more());
     // Two changes claiming the last sequence number after `u64::MAX - 1`:
@@ -311,6 +312,7 @@ fn r12_2_a_page_whose_after_is_near_the_last_u64_does_not_wrap() {
         changes: vec![last.clone(), last],
         head: u64::MAX,
         quarantined: Vec::new(),
+        log: None,
     };
     let err = me.apply_page(&forged).expect_err("refused");
     assert_eq!(err.code(), "not_consecutive");

@@ -48,6 +48,12 @@ fn forms(u: &mut Unstructured) -> arbitrary::Result<()> {
         changes: batch.clone(),
         head: u.int_in_range(0..=9)?,
         quarantined: Vec::new(),
+        // SPEC R12.7: a named log's page carries the name.
+        log: if u.arbitrary()? {
+            Some(format!("log-{}", u.int_in_range(0..=9)?))
+        } else {
+            None
+        },
     };
     check(&page);
     check(&Pull {
@@ -213,6 +219,7 @@ fn r13_1_every_error_body_names_its_code_index_and_field() {
             changes,
             head: 3,
             quarantined: Vec::new(),
+            log: None,
         })
         .expect_err("not consecutive");
     check(ErrorBody::from(&e), "not_consecutive", Some(1), None);

@@ -836,6 +836,11 @@ laws! {
         if u.ratio(1u8, 4)? {
             server.append_quarantined(value(u)?);
         }
+        // A named log's pages carry its name (R12.7), escapes included.
+        if u.ratio(1u8, 3)? {
+            let name = *u.choose(&["main", "pg \"main\"", "\u{e9}t\u{e9}", "a\u{1}b"])?;
+            server = server.with_log_name(name).expect("a name");
+        }
         let page = server.pull(u.int_in_range(0..=server.head())?, u.int_in_range(1usize..=8)?);
         let mut text = match u.int_in_range(0u8..=2)? {
             0 => page.to_text().into_bytes(),

@@ -636,6 +636,7 @@ fn r6_5_pages_that_do_not_continue_the_cursor_are_refused_and_change_nothing() {
         changes: vec![server.log()[2].clone()],
         head: 3,
         quarantined: Vec::new(),
+        log: None,
     };
     check(&mut phone, skip, "not_consecutive", &before);
     let behind = Page {
@@ -643,6 +644,7 @@ fn r6_5_pages_that_do_not_continue_the_cursor_are_refused_and_change_nothing() {
         changes: server.log()[1..3].to_vec(),
         head: 2,
         quarantined: Vec::new(),
+        log: None,
     };
     check(&mut phone, behind, "head_behind", &before);
     assert!(phone.apply_page(&server.pull(1, 5)).is_ok());
@@ -1737,6 +1739,7 @@ fn r12_2_an_own_change_found_in_the_log_acknowledges_it_and_every_earlier_one() 
             changes: vec![other],
             head: 4,
             quarantined: Vec::new(),
+            log: None,
         })
         .unwrap();
     assert_eq!(phone.outbox().len(), 1);
@@ -1845,6 +1848,7 @@ fn r6_9_a_pending_user_edit_lost_to_a_legacy_change_in_hydration_is_reported() {
             changes: vec![legacy.clone()],
             head: 1,
             quarantined: Vec::new(),
+            log: None,
         })
         .unwrap();
     assert_eq!(report.conflicts.len(), 1, "the pending edit is lost");
@@ -1865,6 +1869,7 @@ fn r6_9_a_pending_user_edit_lost_to_a_legacy_change_in_hydration_is_reported() {
             changes: vec![legacy],
             head: 1,
             quarantined: Vec::new(),
+            log: None,
         })
         .unwrap();
     assert!(report.conflicts.is_empty());

@@ -242,6 +242,7 @@ fn r6_4_legacy_changes_are_suppressed_on_every_page_of_a_hydration_round() {
             changes: vec![c.clone()],
             head: 3,
             quarantined: Vec::new(),
+            log: None,
         };
         let report = phone.apply_page(&page).unwrap();
         assert_eq!(report.conflicts.len(), 0, "page {i}");
@@ -263,6 +264,7 @@ fn r6_4_legacy_changes_are_suppressed_on_every_page_of_a_hydration_round() {
         changes: vec![live],
         head: 4,
         quarantined: Vec::new(),
+        log: None,
     };
     let report = later.apply_page(&page).unwrap();
     assert_eq!(report.conflicts.len(), 1);

@@ -380,6 +380,7 @@ fn stored_run(u: &mut arbitrary::Unstructured) -> arbitrary::Result<()> {
                 head: after + changes.len() as u64 + u64::from(u.int_in_range(0u8..=2)?),
                 changes,
                 quarantined: Vec::new(),
+                log: None,
             };
             let want = memory.apply_page(&page);
             db.provide(
@@ -447,6 +448,7 @@ fn r13_3_a_stored_replica_needs_its_clock_and_reports_what_it_changed() {
         changes: vec![c1, c2],
         head: 2,
         quarantined: Vec::new(),
+        log: None,
     };
     assert_eq!(
         fieldmerge::StoredReplica::reads(&page.changes),
@@ -688,6 +690,7 @@ fn r13_3_a_stored_replica_shows_its_parts_and_release_forgets_the_working_set() 
         changes: Vec::new(),
         head: 0,
         quarantined: Vec::new(),
+        log: None,
     };
     stored
         .apply_page(&page)
@@ -698,6 +701,7 @@ fn r13_3_a_stored_replica_shows_its_parts_and_release_forgets_the_working_set() 
         changes: Vec::new(),
         head: 3,
         quarantined: Vec::new(),
+        log: None,
     };
     assert_eq!(
         stored

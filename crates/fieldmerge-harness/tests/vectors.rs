@@ -271,6 +271,7 @@ const ERROR_CODES: [&str; 33] = [
     "not_at_cursor",
     "not_consecutive",
     "head_behind",
+    "other_log",
     "reserved_field",
     "no_such_record",
     "clock_exhausted",

@@ -24,14 +24,15 @@ fn push_error(e: &PushError) -> Error {
 
 impl JsonServer {
     /// A server with an empty log and the configuration `{skew_ms_max,
-    /// page_size_max}` (SPEC R12.2, R12.3).
+    /// page_size_max, log?}` (SPEC R12.2, R12.3; `log` names the log, and
+    /// every page carries the name, R12.7).
     ///
     /// # Errors
     /// `bad_config`, or a text fault.
     pub fn new(config: &[u8]) -> Result<JsonServer> {
-        let config: ServerConfig = form(config)?;
+        let (config, log) = server_config(config)?;
         Ok(JsonServer {
-            server: Server::new(config),
+            server: named(Server::new(config), log)?,
         })
     }
 
@@ -44,7 +45,7 @@ impl JsonServer {
     /// `log_inconsistent` for a log no server could have written; the log's
     /// or table's decode errors.
     pub fn from_log(config: &[u8], log: &[u8], clients: &[u8]) -> Result<JsonServer> {
-        let config: ServerConfig = form(config)?;
+        let (config, name) = server_config(config)?;
         // Entry by entry: a row that is not a change keeps its place (R12.6).
         let (log, quarantined) = fieldmerge::decode_log(log).map_err(|e| Error::from(&e))?;
         let clients: Map<String, Value> = form(clients)?;
@@ -56,7 +57,9 @@ impl JsonServer {
         }
         let server = Server::from_log_quarantined(config, log, quarantined, rows)
             .map_err(|e| Error::from(&e))?;
-        Ok(JsonServer { server })
+        Ok(JsonServer {
+            server: named(server, name)?,
+        })
     }
 
     /// Handles a push `{client_id, changes, cursor, clock_epoch}` at the
@@ -181,4 +184,29 @@ pub fn plan_push(config: &[u8], context: &[u8], push: &[u8], now: &str) -> Resul
     let outcome =
         fieldmerge::plan_push(&config, &context, &push, now).map_err(|e| Error::from(&e))?;
     Ok(text(&outcome))
+}
+
+/// A server's configuration `{skew_ms_max, page_size_max, log?}`: the
+/// kernel's [`ServerConfig`] and the log's name (SPEC R12.7), which the
+/// server keeps beside it.
+fn server_config(text: &[u8]) -> Result<(ServerConfig, Option<String>)> {
+    let mut members: Map<String, Value> = form(text)?;
+    let log = match members.remove("log") {
+        None => None,
+        Some(Value::String(log)) => Some(log),
+        Some(_) => return Err(Error::new("wrong_type", "log must be a string")),
+    };
+    // The rest is read as the kernel's form, with its errors.
+    let rest = Value::Object(members).to_string();
+    let config: ServerConfig = form(rest.as_bytes())?;
+    Ok((config, log))
+}
+
+fn named(server: Server, log: Option<String>) -> Result<Server> {
+    match log {
+        None => Ok(server),
+        Some(log) => server
+            .with_log_name(&log)
+            .map_err(|e| Error::new(e.code(), &e.to_string())),
+    }
 }

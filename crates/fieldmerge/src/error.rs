@@ -442,6 +442,15 @@ pub enum PageError {
         /// The last change's sequence number.
         last: u64,
     },
+    /// The page comes from another log than the one the replica follows
+    /// (SPEC R12.7): its sequence numbers mean other changes.
+    #[error("the page is of log {found:?}, the replica follows log {expected:?}")]
+    OtherLog {
+        /// The log the replica follows.
+        expected: String,
+        /// The page's log (`None`: an unnamed log).
+        found: Option<String>,
+    },
 }
 
 impl PageError {
@@ -451,6 +460,7 @@ impl PageError {
             PageError::NotAtCursor { .. } => "not_at_cursor",
             PageError::NotConsecutive { .. } => "not_consecutive",
             PageError::HeadBehind { .. } => "head_behind",
+            PageError::OtherLog { .. } => "other_log",
         }
     }
 }
@@ -583,6 +593,12 @@ pub enum ConfigError {
     /// Pages of no change never move a cursor.
     #[error("page_size_max is 0: a pull would never move a cursor")]
     EmptyPages,
+    /// A log's name is a name: 1 to 256 bytes (SPEC R12.7, R11.6).
+    #[error("a log's name is 1 to 256 bytes, not {length}")]
+    BadLogName {
+        /// The refused name's length in bytes.
+        length: usize,
+    },
 }
 
 impl ConfigError {

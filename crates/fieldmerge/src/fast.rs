@@ -24,17 +24,22 @@ use crate::timestamp::Timestamp;
 
 /// Reads `bytes` as a page whose every entry is a valid change, or `None`.
 pub(crate) fn read_page(bytes: &[u8]) -> Option<Page> {
-    let (mut after, mut head, mut changes) = (None, None, None);
+    let (mut after, mut head, mut changes, mut log) = (None, None, None, None);
     Fast::document(bytes, |p, name| {
         match name {
             "after" if after.is_none() => after = Some(p.counter()?),
             "head" if head.is_none() => head = Some(p.counter()?),
             "changes" if changes.is_none() => changes = Some(p.changes()?),
+            "log" if log.is_none() => {
+                let name = p.string()?;
+                check_name(name, "log").ok()?;
+                log = Some(name.to_owned());
+            }
             _ => return None,
         }
         Some(())
     })?;
-    Some(Page::new(after?, changes?, head?))
+    Some(Page::new(after?, changes?, head?).with_log(log))
 }
 
 /// Reads `bytes` as a push whose every change is valid, or `None`.

@@ -70,7 +70,9 @@ impl From<&PageError> for ErrorBody {
     fn from(e: &PageError) -> ErrorBody {
         let index = match e {
             PageError::NotConsecutive { index, .. } => Some(*index),
-            PageError::NotAtCursor { .. } | PageError::HeadBehind { .. } => None,
+            PageError::NotAtCursor { .. }
+            | PageError::HeadBehind { .. }
+            | PageError::OtherLog { .. } => None,
         };
         ErrorBody {
             index,
@@ -772,13 +774,18 @@ impl<'de> Deserialize<'de> for Push {
 }
 
 impl Page {
-    /// The page's JSON form (SPEC R13.1): `{after, changes, head}`.
+    /// The page's JSON form (SPEC R13.1): `{after, changes, head, log?}`,
+    /// `log` exactly when the page names its log (R12.7).
     pub fn to_json(&self) -> Value {
-        serde_json::json!({
+        let mut value = serde_json::json!({
             "after": self.after,
             "changes": encode_log(&self.changes, &self.quarantined),
             "head": self.head,
-        })
+        });
+        if let (Some(log), Value::Object(m)) = (&self.log, &mut value) {
+            m.insert("log".into(), Value::String(log.clone()));
+        }
+        value
     }
 
     /// The page's canonical text (SPEC R11.4, R13.1), written straight from
@@ -808,12 +815,19 @@ impl Page {
             comma(&mut out);
             crate::text::write_value(&q.entry, &mut out);
         }
-        let _ = write!(out, "],\"head\":{}}}", self.head);
+        let _ = write!(out, "],\"head\":{}", self.head);
+        // Members in byte order (R11.4): `log` sorts after `head`.
+        if let Some(log) = &self.log {
+            out.push_str(",\"log\":");
+            crate::text::write_value(&Value::String(log.clone()), &mut out);
+        }
+        out.push('}');
         out
     }
 
-    /// Decodes a page from JSON text (SPEC R13.1): all three members are
-    /// required, nothing else is allowed. An entry of `changes` that is not
+    /// Decodes a page from JSON text (SPEC R13.1): `after`, `changes` and
+    /// `head` are required, `log` (the log's name, R12.7) optional, nothing
+    /// else is allowed. An entry of `changes` that is not
     /// a valid change, by R11.5 or by a fault of its own text (R11.7), is
     /// quarantined, not refused (SPEC R12.6). Whether the page continues a
     /// replica's cursor is the replica's to decide (SPEC R6.5).
@@ -843,8 +857,17 @@ impl Page {
     // A page from its envelope and, when they were read one by one, its
     // entries; otherwise the entries are the envelope's `changes`.
     fn from_parts(mut value: Value, entries: Option<Vec<Entry>>) -> Result<Page, ChangeError> {
-        let m = members(&value, "page", &["after", "changes", "head"])?;
+        let m = members(&value, "page", &["after", "changes", "head", "log"])?;
         let after = uint_member(m, "after", None)?;
+        // SPEC R12.7: the log's name, a name as R11.6 says.
+        let log = match m.get("log") {
+            None => None,
+            Some(Value::String(log)) => {
+                crate::change::check_name(log, "log").map_err(message_error)?;
+                Some(log.clone())
+            }
+            Some(_) => return Err(wrong("log", "a string")),
+        };
         match m.get("changes") {
             None => {
                 return Err(message_error(ChangeErrorKind::Missing {
@@ -862,7 +885,7 @@ impl Page {
             };
             list.into_iter().map(Entry::Read).collect()
         });
-        let mut page = Page::new(after, Vec::with_capacity(entries.len()), head);
+        let mut page = Page::new(after, Vec::with_capacity(entries.len()), head).with_log(log);
         for (index, entry) in entries.into_iter().enumerate() {
             // The entry's place in the log, whatever it says (SPEC R12.6).
             let server_seq = after.saturating_add(index as u64 + 1);

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::change::Change;
 use crate::classify::Delivery;
 use crate::error::ErrorBody;
-use crate::error::{LogError, PushError, WriteError};
+use crate::error::{ConfigError, LogError, PushError, WriteError};
 use crate::ext::Ext;
 use crate::merge::merge_writes;
 use crate::origin::Actor;
@@ -46,10 +46,12 @@ pub struct Server {
     // `client_seq` `s` (sequence numbers start at 1 and have no gaps), so a
     // retried change can be compared with the one the log holds (R12.1).
     pushed: BTreeMap<WriterId, Vec<usize>>,
+    // The log's name, which every page carries (SPEC R12.7).
+    name: Option<String>,
 }
 
 impl Server {
-    /// An empty server.
+    /// An empty server, of an unnamed log.
     pub fn new(config: ServerConfig) -> Server {
         Server {
             config,
@@ -59,7 +61,30 @@ impl Server {
             high: Timestamp::GENESIS,
             clients: BTreeMap::new(),
             pushed: BTreeMap::new(),
+            name: None,
         }
+    }
+
+    /// The server, its log named `name` (SPEC R12.7): every page it cuts
+    /// carries the name, so a replica that follows this log refuses a page
+    /// of another (a failover to a server whose log numbers the changes
+    /// differently). A name is chosen once, when the log is created (a
+    /// random id, say), and kept with the log: a server rebuilt from its
+    /// log ([`Server::from_log`]) takes it again.
+    ///
+    /// # Errors
+    /// [`ConfigError::BadLogName`] for a name that is not 1 to 256 bytes.
+    pub fn with_log_name(mut self, name: &str) -> Result<Server, ConfigError> {
+        if crate::change::check_name(name, "log").is_err() {
+            return Err(ConfigError::BadLogName { length: name.len() });
+        }
+        self.name = Some(name.to_owned());
+        Ok(self)
+    }
+
+    /// The log's name, when it has one (SPEC R12.7).
+    pub fn log_name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     /// Rebuilds a server from what it stored (PROTOCOL.md P2): its log, in
@@ -348,6 +373,7 @@ impl Server {
             changes,
             head: self.head(),
             quarantined,
+            log: self.name.clone(),
         }
     }
 

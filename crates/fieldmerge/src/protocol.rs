@@ -47,17 +47,29 @@ pub struct Page {
     /// The entries that are not changes, in log order, each at its
     /// position (`server_seq`) among the changes (SPEC R12.6).
     pub quarantined: Vec<Quarantined>,
+    /// The name of the log the page was cut from, when its server names it
+    /// (SPEC R12.7): a replica that follows one log refuses a page of
+    /// another, whose sequence numbers mean other changes.
+    pub log: Option<String>,
 }
 
 impl Page {
-    /// A page of changes only.
+    /// A page of changes only, of an unnamed log.
     pub fn new(after: u64, changes: Vec<Change>, head: u64) -> Page {
         Page {
             after,
             changes,
             head,
             quarantined: Vec::new(),
+            log: None,
         }
+    }
+
+    /// The page, cut from the log named `log` (SPEC R12.7).
+    #[must_use]
+    pub fn with_log(mut self, log: Option<String>) -> Page {
+        self.log = log;
+        self
     }
 
     /// How many entries the page holds: its changes and its quarantined

@@ -83,6 +83,8 @@ pub struct Replica {
     next_seq: u64,
     cursor: Option<u64>,
     hydrating: bool,
+    // The name of the log the cursor is into (SPEC R12.7).
+    log: Option<String>,
 }
 
 impl Replica {
@@ -95,6 +97,7 @@ impl Replica {
             outbox: Vec::new(),
             next_seq: 1,
             cursor: None,
+            log: None,
             hydrating: false,
         }
     }
@@ -133,6 +136,13 @@ impl Replica {
     /// `None` before the first complete page.
     pub fn cursor(&self) -> Option<u64> {
         self.cursor
+    }
+
+    /// The name of the log the replica's cursor is into, learnt from the
+    /// first page of a named log it applied (SPEC R12.7).
+    #[must_use]
+    pub fn log_name(&self) -> Option<&str> {
+        self.log.as_deref()
     }
 
     /// Whether the replica is inside an initial hydration round (SPEC R6.4).
@@ -406,6 +416,10 @@ impl Replica {
         // Skipped, never applied, and handed to the caller (SPEC R12.6).
         report.quarantined.clone_from(&page.quarantined);
         self.cursor = Some(last);
+        // SPEC R12.7: the cursor is now into the page's log.
+        if self.log.is_none() {
+            self.log.clone_from(&page.log);
+        }
         if last >= page.head {
             self.hydrating = false;
         }
@@ -469,6 +483,16 @@ impl Replica {
     // consecutive server sequence numbers and a head not behind them; the
     // sequence number of its last change.
     fn check_page(&self, page: &Page) -> Result<u64, PageError> {
+        // SPEC R12.7: first, the page's log: another log's sequence numbers
+        // mean other changes, so no other check would mean anything.
+        if let Some(expected) = &self.log {
+            if page.log.as_ref() != Some(expected) {
+                return Err(PageError::OtherLog {
+                    expected: expected.clone(),
+                    found: page.log.clone(),
+                });
+            }
+        }
         let expected = self.cursor.unwrap_or(0);
         if page.after != expected {
             return Err(PageError::NotAtCursor {
@@ -620,6 +644,7 @@ impl Replica {
     /// records).
     pub fn reset_cursor(&mut self) {
         self.cursor = None;
+        self.log = None;
         self.hydrating = false;
     }
 
@@ -821,6 +846,7 @@ impl Replica {
             next_seq: parts.next_seq,
             cursor: parts.cursor,
             hydrating: parts.hydrating,
+            log: parts.log,
         }
     }
 
@@ -928,6 +954,7 @@ pub(crate) struct ReplicaParts {
     pub next_seq: u64,
     pub cursor: Option<u64>,
     pub hydrating: bool,
+    pub log: Option<String>,
 }
 
 fn no_such(key: &RecordKey) -> WriteError {

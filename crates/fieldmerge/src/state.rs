@@ -38,6 +38,10 @@ pub struct ReplicaState {
     /// Whether an initial hydration round is under way.
     #[serde(default)]
     pub hydrating: bool,
+    /// The name of the log the cursor is into (SPEC R12.7); absent when the
+    /// replica follows none or an unnamed one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
     /// The clock; defaults to one that has seen every stored register.
     #[serde(default)]
     pub clock: Option<ClockState>,
@@ -78,6 +82,7 @@ impl ReplicaState {
             next_seq: Some(replica.next_seq()),
             cursor: replica.cursor(),
             hydrating: replica.is_hydrating(),
+            log: replica.log_name().map(str::to_owned),
             clock: Some(ClockState {
                 seen: clock.seen,
                 stamped: clock.stamped,
@@ -100,6 +105,20 @@ impl ReplicaState {
             });
         }
         let client_id = WriterId::new(&self.client_id);
+        // SPEC R12.7: a log's name is a name, and a replica follows a log
+        // only through its cursor.
+        if let Some(log) = &self.log {
+            if crate::change::check_name(log, "log").is_err() {
+                return Err(StateError::Json {
+                    message: "log must be 1 to 256 bytes".into(),
+                });
+            }
+            if self.cursor.is_none() {
+                return Err(StateError::Inconsistent {
+                    what: "a log without a cursor into it".into(),
+                });
+            }
+        }
         let mut records = BTreeMap::new();
         for value in &self.records {
             let (key, record) = record_from_json(value)?;
@@ -178,6 +197,7 @@ impl ReplicaState {
             next_seq,
             cursor: self.cursor,
             hydrating: self.hydrating,
+            log: self.log.clone(),
         }))
     }
 

@@ -108,8 +108,13 @@ fn decode(changes: &Value) -> Result<Vec<ModelChange>, Failure> {
 /// A page read by the kernel's page reader (R12.6: entry by entry), then
 /// copied into the model: its changes, and its quarantined entries by
 /// `server_seq` with their JSON form.
-fn decode_page(after: u64, changes: &Value, head: u64) -> Result<ModelPage, Failure> {
-    let text = crate::vectors::page_text(after, changes, head);
+fn decode_page(
+    after: u64,
+    changes: &Value,
+    head: u64,
+    log: Option<&str>,
+) -> Result<ModelPage, Failure> {
+    let text = crate::vectors::named_page_text(after, changes, head, log);
     let page = fieldmerge::Page::from_json(text.as_bytes()).map_err(|e| Failure {
         code: e.kind.code().into(),
         index: Some(e.index),
@@ -117,6 +122,7 @@ fn decode_page(after: u64, changes: &Value, head: u64) -> Result<ModelPage, Fail
         message: e.to_string(),
     })?;
     Ok(ModelPage {
+        log: page.log.clone(),
         after: page.after,
         changes: page.changes.iter().map(from_kernel_change).collect(),
         head: page.head,
@@ -171,6 +177,7 @@ fn from_kernel_replica(r: &Replica) -> ModelReplica {
     m.next_seq = r.next_seq();
     m.cursor = r.cursor();
     m.hydrating = r.is_hydrating();
+    m.log = r.log_name().map(str::to_owned);
     let clock = r.clock();
     m.seen = clock.seen.as_ms();
     m.stamped = clock.stamped.as_ms();
@@ -229,6 +236,7 @@ impl ModelEngine {
 impl Engine for ModelEngine {
     fn start(&mut self, server: ServerSetup) {
         self.server = ModelServer::new(server.skew_ms_max, server.page_size_max);
+        self.server.name = server.log;
         self.replicas.clear();
     }
 
@@ -301,8 +309,9 @@ impl Engine for ModelEngine {
                 after,
                 changes,
                 head,
+                log,
             } => {
-                let page = decode_page(*after, changes, *head)?;
+                let page = decode_page(*after, changes, *head, log.as_deref())?;
                 let report = self.replica(replica)?.apply_page(&page).map_err(fail)?;
                 report_output(&report, &mut out);
             }
@@ -314,7 +323,7 @@ impl Engine for ModelEngine {
                 head,
             } => {
                 // R13.4: all or nothing, on a copy.
-                let page = decode_page(*after, changes, *head)?;
+                let page = decode_page(*after, changes, *head, None)?;
                 let mut next = self.replica(replica)?.clone();
                 next.ack(*acked_through);
                 let report = next.apply_page(&page).map_err(fail)?;

@@ -233,6 +233,8 @@ pub fn merge_into(
 /// A page of the log (R12.2).
 #[derive(Clone, Debug)]
 pub struct ModelPage {
+    /// R12.7: the log's name, when the server names it.
+    pub log: Option<String>,
     pub after: u64,
     pub changes: Vec<ModelChange>,
     pub head: u64,
@@ -250,6 +252,8 @@ pub struct ModelReplica {
     pub next_seq: u64,
     pub cursor: Option<u64>,
     pub hydrating: bool,
+    /// R12.7: the log the cursor is into.
+    pub log: Option<String>,
     pub seen: i64,
     pub stamped: i64,
     pub offset_ms: i64,
@@ -270,6 +274,7 @@ impl ModelReplica {
             next_seq: 1,
             cursor: None,
             hydrating: false,
+            log: None,
             seen: 0,
             stamped: 0,
             offset_ms: 0,
@@ -462,6 +467,10 @@ impl ModelReplica {
     /// with a head not behind it; the first pull without a cursor is an
     /// initial hydration round until a page reaches the head.
     pub fn apply_page(&mut self, page: &ModelPage) -> Result<ModelReport, &'static str> {
+        // R12.7: a page of another log than the one followed, first.
+        if self.log.is_some() && page.log != self.log {
+            return Err("other_log");
+        }
         let cursor = self.cursor.unwrap_or(0);
         if page.after != cursor {
             return Err("not_at_cursor");
@@ -491,6 +500,9 @@ impl ModelReplica {
         let mut report = self.apply(&page.changes, self.hydrating);
         report.quarantined = page.quarantined.iter().map(|(_, q)| q.clone()).collect();
         self.cursor = Some(last);
+        if self.log.is_none() {
+            self.log = page.log.clone();
+        }
         if last >= page.head {
             self.hydrating = false;
         }
@@ -552,6 +564,7 @@ impl ModelReplica {
 
     pub fn reset_cursor(&mut self) {
         self.cursor = None;
+        self.log = None;
         self.hydrating = false;
     }
 
@@ -702,7 +715,7 @@ impl ModelReplica {
 
     /// R12.5: the persisted state, in the `ReplicaState` JSON form.
     pub fn state_json(&self) -> Value {
-        json!({
+        let mut state = json!({
             "client_id": self.client_id,
             "records": self.records.iter().map(|(k, r)| super::record_json(k, r)).collect::<Vec<_>>(),
             "outbox": self.outbox.iter().map(super::change_json).collect::<Vec<_>>(),
@@ -714,7 +727,12 @@ impl ModelReplica {
             } else {
                 json!({"seen": super::spell(self.seen), "stamped": super::spell(self.stamped), "offset_ms": self.offset_ms, "epoch": self.epoch})
             },
-        })
+        });
+        // R12.7: `log` exactly when the replica follows a named log.
+        if let (Some(log), Value::Object(m)) = (&self.log, &mut state) {
+            m.insert("log".into(), json!(log));
+        }
+        state
     }
 }
 

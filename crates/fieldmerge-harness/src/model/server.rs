@@ -33,6 +33,8 @@ pub struct ModelServer {
     pub last_seq: BTreeMap<String, u64>,
     /// R12.4: the clock epoch each client's pushes must carry.
     pub clock_epoch: BTreeMap<String, u64>,
+    /// R12.7: the log's name, which every page carries.
+    pub name: Option<String>,
 }
 
 impl ModelServer {
@@ -44,6 +46,7 @@ impl ModelServer {
             state: Records::new(),
             last_seq: BTreeMap::new(),
             clock_epoch: BTreeMap::new(),
+            name: None,
         }
     }
 
@@ -148,6 +151,7 @@ impl ModelServer {
             .cloned()
             .collect();
         ModelPage {
+            log: self.name.clone(),
             quarantined: Vec::new(),
             after: cursor,
             changes,
@@ -283,6 +287,7 @@ impl ModelServer {
             fresh.append(change);
         }
         fresh.clock_epoch = self.clock_epoch.clone();
+        fresh.name = self.name.clone();
         fresh
     }
 
