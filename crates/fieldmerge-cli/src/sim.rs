@@ -44,7 +44,8 @@ pub struct SimArgs {
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=256))]
     jobs: u64,
     /// Scenarios seeds may draw, comma-separated (default all): replay, agent,
-    /// hydration, bootstrap, migration, legacy, tombstones, merge.
+    /// hydration, bootstrap, migration, legacy, tombstones, merge,
+    /// bulk-migration, server-clock-ahead.
     #[arg(long, value_name = "a,b,...", value_parser = scenarios)]
     scenarios: Option<ScenarioSet>,
     /// At most N users per seed (1 to 16).

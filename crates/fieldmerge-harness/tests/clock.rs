@@ -190,8 +190,8 @@ fn r4_5_a_merge_with_a_fast_device_converges_after_its_correction() {
 
 /// R12.3: the refusal names the first change past the limit, after the
 /// log's high stamp as the changes before it raise it; the correction
-/// restamps that change and every later one, and the changes before it
-/// keep their stamps.
+/// restamps that change and keeps the stamp of every change within the
+/// limit, before it or after it.
 #[test]
 fn r12_3_the_refusal_and_the_correction_agree_on_the_first_refused_change() {
     let mut server = Server::new(ServerConfig::new(1_000, 100).expect("valid"));
@@ -212,8 +212,8 @@ fn r12_3_the_refusal_and_the_correction_agree_on_the_first_refused_change() {
     );
     phone.receive_refusal(&refusal, t(5_000)).unwrap();
     let stamps: Vec<_> = phone.outbox().iter().map(|c| c.max_at()).collect();
-    // `b` is restamped at corrected time; the later write of `a` is too,
-    // just above the write of `a` that kept its stamp.
+    // `b` is restamped at corrected time; the later write of `a` keeps its
+    // stamp, 1 ms past the high stamp the first write of `a` raised.
     assert_eq!(stamps, [Some(t(1_000)), Some(t(0)), Some(t(1_001))]);
     assert_eq!(server.push(&phone.push(), t(0)).unwrap().appended, 3);
 }

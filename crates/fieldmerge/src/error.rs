@@ -391,23 +391,10 @@ pub struct ClockCorrection {
 }
 
 impl ClockCorrection {
-    /// The position of the first of `stamps` (each pending change's greatest
-    /// `at`, in push order) the server refuses: the first past the limit of
-    /// SPEC R12.3, where the log's high stamp rises with every change
-    /// before it. `None` when the server refuses none.
-    pub(crate) fn first_refused(
-        &self,
-        stamps: impl IntoIterator<Item = Option<Timestamp>>,
-    ) -> Option<usize> {
-        let mut high = self.log_high;
-        for (position, at) in stamps.into_iter().enumerate() {
-            let Some(at) = at else { continue };
-            if at > crate::skew::skew_limit(self.server_now, self.skew_ms_max, high) {
-                return Some(position);
-            }
-            high = high.max(at);
-        }
-        None
+    /// The server's limit for a new change when the log's high stamp,
+    /// raised by the changes before it, is `high` (SPEC R12.3).
+    pub(crate) fn limit(&self, high: Timestamp) -> Timestamp {
+        crate::skew::skew_limit(self.server_now, self.skew_ms_max, high)
     }
 }
 

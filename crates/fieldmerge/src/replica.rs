@@ -697,56 +697,31 @@ impl Replica {
         // Every push made before this correction is now stale: the server
         // refuses a copy still in flight, whose stamps this restamps.
         next.clock.epoch = correction.clock_epoch;
-        // SPEC R12.4: the server checks the pending changes in order and
-        // refuses the first one stamped past its limit; that one and every
-        // change after it are restamped. None of them is in the log (the
-        // server appends a client's changes in order, and a logged change is
-        // below the log's high stamp), so restamping them cannot make the
-        // replica diverge from the log; the changes before it keep their
-        // stamps, since the server may hold them (a lost acknowledgement).
-        let first = correction.first_refused(next.outbox.iter().map(Change::max_at));
-        let suffix = first.unwrap_or(next.outbox.len());
-        // A placeholder stays at the genesis (SPEC R10): it beats nothing
-        // and no limit refuses it.
-        let restamped = |change: &Change| {
+        // SPEC R12.4: walking the outbox as the server walks a push (R12.3),
+        // a change past the limit is restamped, and so is every later
+        // pending change of a record already restamped, so a later write of
+        // a field stays above the earlier one it overwrote. Every other
+        // change keeps its stamp: the server may hold it (a lost
+        // acknowledgement), and it may have lost to a register the replica
+        // received, an order a restamp above `seen` would flip. A restamped
+        // change is in no log (the server appends a client's changes in
+        // order, and a logged change is below the log's high stamp), and it
+        // lost to no received register: it is past `log_high + 1`, above
+        // everything the replica received, or above such a change of its
+        // record.
+        let placeholder = |change: &Change| {
             change
                 .writes()
-                .all(|(_, reg)| reg.by.as_str() != crate::origin::SYSTEM_BOOTSTRAP)
+                .any(|(_, reg)| reg.by.as_str() == crate::origin::SYSTEM_BOOTSTRAP)
         };
-        // The versions this correction replaces, sorted once and searched,
-        // so the whole correction is O(n log n).
-        let mut replaced: Vec<(&RecordKey, &str, Timestamp)> = next.outbox[suffix..]
-            .iter()
-            .filter(|c| restamped(c))
-            .flat_map(|c| c.writes().map(move |(name, r)| (c.key(), name, r.at)))
-            .collect();
-        replaced.sort_unstable();
-        let is_replaced = |key: &RecordKey, name: &str, at: Timestamp| {
-            replaced.binary_search(&(key, name, at)).is_ok()
-        };
-        // Per record, the floor of its restamps: every register it holds
-        // that this correction does not replace, then each restamp.
-        let mut floors: BTreeMap<RecordKey, Timestamp> = BTreeMap::new();
-        for change in next.outbox[suffix..].iter().filter(|c| restamped(c)) {
-            let key = change.key();
-            if !floors.contains_key(key) {
-                let floor = next
-                    .records
-                    .get(key)
-                    .map_or(Timestamp::default(), |record| {
-                        record
-                            .fields()
-                            .filter(|(name, reg)| {
-                                !(reg.by == next.client_id && is_replaced(key, name, reg.at))
-                            })
-                            .map(|(_, reg)| reg.at)
-                            .max()
-                            .unwrap_or_default()
-                    });
-                floors.insert(key.clone(), floor);
-            }
+        // Each record's pending changes by outbox position, built once, so
+        // the whole correction is O(n log n).
+        let mut positions: BTreeMap<RecordKey, Vec<usize>> = BTreeMap::new();
+        for (i, change) in next.outbox.iter().enumerate() {
+            positions.entry(change.key().clone()).or_default().push(i);
         }
-        drop(replaced);
+        // Per record being restamped: the floor of its next restamp.
+        let mut floors: BTreeMap<RecordKey, Timestamp> = BTreeMap::new();
         // Per (record, field, old version): the restamped register, so a
         // later pending write's base and a record still holding the old
         // version find it by one lookup.
@@ -754,8 +729,44 @@ impl Replica {
         let mut renamed: BTreeMap<Old, crate::register::Register> = BTreeMap::new();
         let seen = next.clock.seen;
         let wall = now.saturating_add_ms(next.clock.offset_ms);
-        for change in next.outbox[suffix..].iter_mut().filter(|c| restamped(c)) {
+        let mut high = correction.log_high;
+        for i in 0..next.outbox.len() {
+            let change = &next.outbox[i];
             let key = change.key().clone();
+            let stamp = change.max_at();
+            let cascade = floors.contains_key(&key);
+            let refused = stamp.is_some_and(|at| at > correction.limit(high));
+            if placeholder(change) || !(cascade || refused) {
+                high = high.max(stamp.unwrap_or_default());
+                continue;
+            }
+            if !cascade {
+                // The record's first restamp: floored by every register of
+                // the record this correction does not replace, the versions
+                // of its pending changes from this one on.
+                let mut replaced: Vec<(&str, Timestamp)> = positions[&key]
+                    .iter()
+                    .filter(|&&j| j >= i && !placeholder(&next.outbox[j]))
+                    .flat_map(|&j| next.outbox[j].writes().map(|(name, r)| (name, r.at)))
+                    .collect();
+                replaced.sort_unstable();
+                let floor = next
+                    .records
+                    .get(&key)
+                    .map_or(Timestamp::default(), |record| {
+                        record
+                            .fields()
+                            .filter(|(name, reg)| {
+                                reg.by != next.client_id
+                                    || replaced.binary_search(&(*name, reg.at)).is_err()
+                            })
+                            .map(|(_, reg)| reg.at)
+                            .max()
+                            .unwrap_or_default()
+                    });
+                floors.insert(key.clone(), floor);
+            }
+            let change = &mut next.outbox[i];
             // Rebase first: a restamp beats the version it overwrote.
             for (name, reg) in change.writes_mut() {
                 if let Base::Saw(base) = &reg.base {
@@ -770,7 +781,6 @@ impl Replica {
                     }
                 }
             }
-            let floor = floors.get(&key).copied().unwrap_or_default();
             let bases = change
                 .writes()
                 .filter_map(|(_, reg)| match &reg.base {
@@ -779,6 +789,7 @@ impl Replica {
                 })
                 .max()
                 .unwrap_or_default();
+            let floor = floors.get(&key).copied().unwrap_or_default();
             let at = wall.max(
                 seen.max(floor)
                     .max(bases)
@@ -786,6 +797,7 @@ impl Replica {
                     .ok_or(WriteError::ClockExhausted)?,
             );
             floors.insert(key.clone(), at);
+            high = high.max(at);
             for (name, reg) in change.writes_mut() {
                 let old = (
                     key.clone(),

@@ -585,56 +585,44 @@ impl ModelReplica {
         let mut next = self.clone();
         next.offset_ms = server_now - now;
         next.epoch = epoch;
-        // R12.3: the first change past the limit, the log's high stamp
-        // rising with each change before it.
+        // R12.4: walking the outbox as the server walks a push (R12.3), a
+        // change past the limit is restamped, and so is every later change
+        // of a record already restamped; the others keep their stamps.
+        let placeholder = |c: &ModelChange| c.writes.values().any(|r| r.by == "system:bootstrap");
+        let wall = now.saturating_add(next.offset_ms).clamp(0, LAST_MS);
+        // Per record being restamped: the floor of its next restamp.
+        let mut floors: Vec<((String, String), i64)> = Vec::new();
+        // (record, field, old version, restamped register) of every restamp.
+        let mut renamed: Vec<Renamed> = Vec::new();
         let mut high = log_high;
-        let mut first = next.outbox.len();
-        for (i, c) in next.outbox.iter().enumerate() {
-            let Some(at) = c.writes.values().map(|r| r.at).max() else {
-                continue;
-            };
+        for i in 0..next.outbox.len() {
+            let key = (next.outbox[i].table.clone(), next.outbox[i].id.clone());
+            let stamp = next.outbox[i].writes.values().map(|r| r.at).max();
             let limit = server_now
                 .saturating_add(skew_ms_max)
                 .clamp(0, LAST_MS)
                 .max((high + 1).min(LAST_MS));
-            if at > limit {
-                first = i;
-                break;
-            }
-            high = high.max(at);
-        }
-        // R12.4, R10: from it on, every change but a placeholder.
-        let restamped = |c: &ModelChange| c.writes.values().all(|r| r.by != "system:bootstrap");
-        let replaced: Vec<((String, String), String, i64)> = next.outbox[first..]
-            .iter()
-            .filter(|c| restamped(c))
-            .flat_map(|c| {
-                c.writes
-                    .iter()
-                    .map(move |(n, r)| ((c.table.clone(), c.id.clone()), n.clone(), r.at))
-            })
-            .collect();
-        let wall = now.saturating_add(next.offset_ms).clamp(0, LAST_MS);
-        // Per record: its registers this correction does not replace, then
-        // each restamp.
-        let mut floors: Vec<((String, String), i64)> = Vec::new();
-        // (record, field, old version, restamped register) of every restamp.
-        let mut renamed: Vec<Renamed> = Vec::new();
-        for i in first..next.outbox.len() {
-            if !restamped(&next.outbox[i]) {
+            let cascade = floors.iter().any(|(k, _)| *k == key);
+            let refused = stamp.is_some_and(|at| at > limit);
+            if placeholder(&next.outbox[i]) || !(cascade || refused) {
+                high = high.max(stamp.unwrap_or(0));
                 continue;
             }
-            let key = (next.outbox[i].table.clone(), next.outbox[i].id.clone());
-            if !floors.iter().any(|(k, _)| *k == key) {
+            if !cascade {
+                // Floored by the record's registers this correction does not
+                // replace: the versions of its changes from this one on.
+                let replaced: Vec<(String, i64)> = next.outbox[i..]
+                    .iter()
+                    .filter(|c| c.table == key.0 && c.id == key.1 && !placeholder(c))
+                    .flat_map(|c| c.writes.iter().map(|(n, r)| (n.clone(), r.at)))
+                    .collect();
                 let floor = next.records.get(&key).map_or(0, |record| {
                     record
                         .fields
                         .iter()
                         .filter(|(n, r)| {
-                            !(r.by == next.client_id
-                                && replaced
-                                    .iter()
-                                    .any(|(k, f, at)| *k == key && f == *n && *at == r.at))
+                            r.by != next.client_id
+                                || !replaced.iter().any(|(f, at)| f == *n && *at == r.at)
                         })
                         .map(|(_, r)| r.at)
                         .max()
@@ -674,6 +662,7 @@ impl ModelReplica {
             if let Some(f) = floors.iter_mut().find(|(k, _)| *k == key) {
                 f.1 = at;
             }
+            high = high.max(at);
             for name in names {
                 let reg = next.outbox[i]
                     .writes

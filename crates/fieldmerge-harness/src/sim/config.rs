@@ -27,11 +27,17 @@ pub enum Scenario {
     /// restore from a sibling's backup): outside the delivery model, where
     /// SPEC R6.6 allows false conflicts but no missed ones.
     StateMerge,
+    /// A migration rewrites every record within one millisecond (SPEC
+    /// R2.2: the stamps stay at the wall clock).
+    BulkMigration,
+    /// A server-side write made with a clock a day ahead (SPEC R12.3: no
+    /// device is left unable to push by it).
+    ServerClockAhead,
 }
 
 impl Scenario {
     /// Every scenario, in report order.
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::ReplayBurst,
         Scenario::AgentRace,
         Scenario::Hydration,
@@ -40,6 +46,8 @@ impl Scenario {
         Scenario::Legacy,
         Scenario::Tombstones,
         Scenario::StateMerge,
+        Scenario::BulkMigration,
+        Scenario::ServerClockAhead,
     ];
 
     /// The command-line name.
@@ -53,6 +61,8 @@ impl Scenario {
             Scenario::Legacy => "legacy",
             Scenario::Tombstones => "tombstones",
             Scenario::StateMerge => "merge",
+            Scenario::BulkMigration => "bulk-migration",
+            Scenario::ServerClockAhead => "server-clock-ahead",
         }
     }
 

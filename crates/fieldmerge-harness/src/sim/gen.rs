@@ -213,18 +213,32 @@ impl Generator {
                 device: self.pick(&partitioned).unwrap_or(0),
                 cut: false,
             },
-            7 => Event::Agent {
-                key: self.rng.index(keys),
-                field: self.rng.index(3),
-                value: self.value(),
-            },
+            7 => {
+                let (key, field, value) = (self.rng.index(keys), self.rng.index(3), self.value());
+                // Now and then the agent's clock is a day ahead (R12.3).
+                if scen.has(Scenario::ServerClockAhead) && self.rng.chance(40) {
+                    Event::AgentAhead { key, field, value }
+                } else {
+                    Event::Agent { key, field, value }
+                }
+            }
             8 => {
                 let d = self.pick(&up).unwrap_or(0);
-                Event::Migrate {
-                    device: d,
-                    key: self.rng.index(keys),
-                    field: self.rng.index(3),
-                    value: self.value(),
+                let (key, field, value) = (self.rng.index(keys), self.rng.index(3), self.value());
+                // Now and then a migration rewrites every record (R2.2).
+                if scen.has(Scenario::BulkMigration) && self.rng.chance(100) {
+                    Event::MigrateAll {
+                        device: d,
+                        field,
+                        value,
+                    }
+                } else {
+                    Event::Migrate {
+                        device: d,
+                        key,
+                        field,
+                        value,
+                    }
                 }
             }
             9 => Event::Legacy {

@@ -164,6 +164,28 @@ pub enum Event {
         /// The value's seed.
         value: i64,
     },
+    /// A client-side migration rewrites one field of every record within
+    /// one millisecond, as a schema migration or an import does (SPEC R2.2:
+    /// the stamps must stay at the wall clock, so a later user edit made
+    /// elsewhere wins).
+    MigrateAll {
+        /// The device.
+        device: usize,
+        /// The field.
+        field: usize,
+        /// The value's seed.
+        value: i64,
+    },
+    /// A server-side write stamped with a clock a day ahead of the server's
+    /// (SPEC R12.3: no device may be left unable to push by it).
+    AgentAhead {
+        /// The record.
+        key: usize,
+        /// The field.
+        field: usize,
+        /// The value's seed.
+        value: i64,
+    },
     /// The AI agent writes straight into the server log (origin `agent`).
     Agent {
         /// The record.
@@ -379,7 +401,7 @@ pub struct Stats {
     /// How often each fault fired, indexed by [`FaultKind`].
     pub faults: [u64; 12],
     /// How often each scenario fired, indexed by [`Scenario`].
-    pub scenarios: [u64; 8],
+    pub scenarios: [u64; 10],
     /// False conflicts SPEC R6.6 allows outside the delivery model (state
     /// merges, and replicas that merged one): counted, not violations.
     pub merge_false_conflicts: u64,

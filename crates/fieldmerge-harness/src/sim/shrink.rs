@@ -195,6 +195,7 @@ fn renumber(
                 | Event::Delete { device, .. }
                 | Event::Restore { device, .. }
                 | Event::Migrate { device, .. }
+                | Event::MigrateAll { device, .. }
                 | Event::Push { device, .. }
                 | Event::Pull { device, .. }
                 | Event::Replay { device, .. }
@@ -204,6 +205,7 @@ fn renumber(
                 | Event::Partition { device, .. } => *device = map(*device),
                 Event::Tick { .. }
                 | Event::Agent { .. }
+                | Event::AgentAhead { .. }
                 | Event::Legacy { .. }
                 | Event::Deliver { .. }
                 | Event::RestartServer

@@ -29,6 +29,9 @@ const SPACE_FIELDS: [&str; 2] = ["name", "color"];
 /// round: a limit on everything.
 const DRAIN_MAX: usize = 100_000;
 
+/// A day, in milliseconds: how far ahead a wrong server-side clock runs.
+const DAY_MS: i64 = 86_400_000;
+
 /// How many kinds of poison entry [`Event::Poison`] writes (SPEC R12.6).
 pub(crate) const POISON_VARIANTS: u64 = 5;
 
@@ -329,7 +332,26 @@ impl World {
             }
             Event::Delete { device, key } => self.tombstone(device, key, true),
             Event::Restore { device, key } => self.tombstone(device, key, false),
-            Event::Agent { key, field, value } => self.agent_write(key, field, value),
+            Event::MigrateAll {
+                device,
+                field,
+                value,
+            } => {
+                if self.is_up(device) {
+                    self.scenario(Scenario::BulkMigration);
+                    let migration = Actor::system(SYSTEM_MIGRATION);
+                    for key in 0..self.key_count() {
+                        self.user_write(device, key, field, value, &migration);
+                    }
+                }
+            }
+            Event::Agent { key, field, value } => self.agent_write(key, field, value, 0),
+            Event::AgentAhead { key, field, value } => {
+                if key < self.key_count() {
+                    self.scenario(Scenario::ServerClockAhead);
+                }
+                self.agent_write(key, field, value, DAY_MS);
+            }
             Event::Legacy { key, field, value } => self.legacy_write(key, field, value),
             Event::Push { device, fate } => {
                 if self.is_up(device) {
@@ -745,14 +767,15 @@ impl World {
         }
     }
 
-    fn agent_write(&mut self, k: usize, f: usize, value: i64) {
+    // `ahead_ms`: how far the writer's clock runs ahead of the server's.
+    fn agent_write(&mut self, k: usize, f: usize, value: i64, ahead_ms: i64) {
         if k >= self.key_count() {
             return;
         }
         self.scenario(Scenario::AgentRace);
         let key = self.key(k);
         let patch = self.patch(k, f, value);
-        let now = self.server_now();
+        let now = self.server_now().saturating_add_ms(ahead_ms);
         match self
             .server
             .write(&WriterId::new("agent"), &Actor::Ai, &key, &patch, now)

@@ -239,3 +239,75 @@ fn r12_4_a_restamp_may_reuse_a_replaced_version_of_its_field() {
     assert!(outcome.violations.is_empty(), "{:#?}", outcome.violations);
     assert!(outcome.stats.coverage.count(Mark::ClockCorrected) > 0);
 }
+
+/// Seed 671 (shrunk from 300 steps): SPEC R12.4 with the per-record clock.
+/// A burst of edits stamped at a slow device's wall time lost to an agent
+/// write it then received; a far-ahead write of another record was
+/// refused, and the correction restamped every change after it, the burst
+/// included, above the agent's write: the order flipped, and the server
+/// reported a false conflict when the device's next write (based on the
+/// agent's) arrived. Fixed by restamping only the changes past the limit
+/// and, after them, the later changes of their records.
+#[test]
+fn r12_4_a_correction_never_lifts_a_write_above_one_it_lost_to() {
+    let config = Config {
+        users: 1,
+        devices_per_user: 1,
+        tasks: 1,
+        steps: 300,
+        heal_rounds_max: 12,
+        page_size: 8,
+        scenarios: ScenarioSet(95),
+        faults: FaultRates([88, 27, 76, 101, 12, 0, 28, 22, 11, 7, 5, 1]),
+        mutation: None,
+    };
+    let schedule = vec![
+        Join {
+            device: 0,
+            fate: OK,
+        },
+        Clock {
+            device: 0,
+            offset_ms: 112136,
+            drift_ppm: 0,
+        },
+        Agent {
+            key: 2,
+            field: 0,
+            value: 122,
+        },
+        Write {
+            device: 0,
+            key: 1,
+            field: 2,
+            value: 123,
+        },
+        Deliver { pick: 0, fate: OK },
+        Pull {
+            device: 0,
+            limit: 50,
+            fate: OK,
+        },
+        Clock {
+            device: 0,
+            offset_ms: -23488,
+            drift_ppm: 0,
+        },
+        Burst {
+            device: 0,
+            key: 2,
+            count: 6,
+        },
+        Deliver { pick: 0, fate: OK },
+        Deliver { pick: 0, fate: OK },
+        Write {
+            device: 0,
+            key: 2,
+            field: 2,
+            value: 137,
+        },
+    ];
+    let outcome = run_schedule(&config, &schedule);
+    assert!(outcome.violations.is_empty(), "{:#?}", outcome.violations);
+    assert!(outcome.stats.coverage.count(Mark::ClockCorrected) > 0);
+}
