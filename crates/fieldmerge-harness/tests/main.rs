@@ -29,3 +29,4 @@ mod exhaustive;
 // Issue #11: time under bulk writes, wrong clocks and merges.
 mod clock;
 mod failover;
+mod hostile;
