@@ -51,12 +51,9 @@ pub fn page(u: &mut Unstructured<'_>, changes: &[Change], cursor: Option<u64>) -
     } else {
         last.saturating_sub(1)
     };
-    Ok(Page {
-        after,
-        changes: out,
-        head,
-        quarantined: Vec::new(),
-    })
+    // Now and then a page of another log (SPEC R12.7).
+    let log = u.ratio(1, 8)?.then(|| "other".to_owned());
+    Ok(Page::new(after, out, head).with_log(log))
 }
 
 /// The records `changes` should give when merged into `records` as states

@@ -163,12 +163,7 @@ fn main() {
             fieldmerge::Change::from_wire(&wire, i).unwrap_or_else(|e| panic!("{e}"))
         })
         .collect();
-    let page = Page {
-        after: 0,
-        changes: legacy,
-        head: n as u64,
-        quarantined: Vec::new(),
-    };
+    let page = Page::new(0, legacy, n as u64);
     let d = time(
         || mine.clone(),
         |mut p| {

@@ -105,17 +105,11 @@ impl ReplicaState {
             });
         }
         let client_id = WriterId::new(&self.client_id);
-        // SPEC R12.7: a log's name is a name, and a replica follows a log
-        // only through its cursor.
+        // SPEC R12.7: a log's name is a name.
         if let Some(log) = &self.log {
             if crate::change::check_name(log, "log").is_err() {
                 return Err(StateError::Json {
                     message: "log must be 1 to 256 bytes".into(),
-                });
-            }
-            if self.cursor.is_none() {
-                return Err(StateError::Inconsistent {
-                    what: "a log without a cursor into it".into(),
                 });
             }
         }
@@ -197,7 +191,10 @@ impl ReplicaState {
             next_seq,
             cursor: self.cursor,
             hydrating: self.hydrating,
-            log: self.log.clone(),
+            // A replica follows a log only through its cursor: without one
+            // (a lost cursor is harmless, R12.5) it follows none, and its
+            // next pull hydrates from whichever log it meets (R12.7).
+            log: self.cursor.and(self.log.clone()),
         }))
     }
 

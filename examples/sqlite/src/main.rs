@@ -243,6 +243,9 @@ fn store_client(tx: &Transaction, id: &WriterId, row: ClientRow) -> Result<()> {
     Ok(())
 }
 
+/// The name of this example's log, stored with it (SPEC R12.7).
+const LOG_NAME: &str = "sqlite-example";
+
 fn pull(tx: &Transaction, cursor: u64, limit: usize) -> Result<Page> {
     let head = log_head(tx)?.head;
     let mut stmt = tx.prepare(
@@ -252,12 +255,9 @@ fn pull(tx: &Transaction, cursor: u64, limit: usize) -> Result<Page> {
         .query_map(params![cursor, limit as u64], |r| r.get::<_, String>(0))?
         .map(|t| Ok(serde_json::from_str(&t?)?))
         .collect::<Result<Vec<_>>>()?;
-    Ok(Page {
-        after: cursor,
-        changes,
-        head,
-        quarantined: Vec::new(),
-    })
+    // Every page names the log (SPEC R12.7): a replica that met another
+    // server's log would refuse it rather than skip changes.
+    Ok(Page::new(cursor, changes, head).with_log(Some(LOG_NAME.to_owned())))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -33,11 +33,15 @@ pub enum Scenario {
     /// A server-side write made with a clock a day ahead (SPEC R12.3: no
     /// device is left unable to push by it).
     ServerClockAhead,
+    /// The server fails over to a standby that holds the same changes in
+    /// another order, under another log name (SPEC R12.7): every device
+    /// must refuse the old log's pages, reset its cursor and skip nothing.
+    Failover,
 }
 
 impl Scenario {
     /// Every scenario, in report order.
-    pub const ALL: [Scenario; 10] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::ReplayBurst,
         Scenario::AgentRace,
         Scenario::Hydration,
@@ -48,6 +52,7 @@ impl Scenario {
         Scenario::StateMerge,
         Scenario::BulkMigration,
         Scenario::ServerClockAhead,
+        Scenario::Failover,
     ];
 
     /// The command-line name.
@@ -63,6 +68,7 @@ impl Scenario {
             Scenario::StateMerge => "merge",
             Scenario::BulkMigration => "bulk-migration",
             Scenario::ServerClockAhead => "server-clock-ahead",
+            Scenario::Failover => "failover",
         }
     }
 

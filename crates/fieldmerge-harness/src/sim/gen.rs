@@ -99,6 +99,9 @@ impl Generator {
         if restart > 0 && self.rng.chance(restart) {
             return Event::RestartServer;
         }
+        if scen.has(Scenario::Failover) && self.rng.chance(3) {
+            return Event::Failover;
+        }
         let poison = self.rate(FaultKind::Poison);
         if poison > 0 && self.rng.chance(poison) {
             let variant = self.rng.below(POISON_VARIANTS) as u8;

@@ -106,6 +106,9 @@ pub enum Event {
     },
     /// The server restarts from its stored log and client table.
     RestartServer,
+    /// The server fails over to a standby with the same changes in another
+    /// order and another log name (SPEC R12.7).
+    Failover,
     /// Another service writes an entry that is not a change straight into
     /// the server's log (SPEC R12.6).
     Poison {
@@ -401,7 +404,7 @@ pub struct Stats {
     /// How often each fault fired, indexed by [`FaultKind`].
     pub faults: [u64; 12],
     /// How often each scenario fired, indexed by [`Scenario`].
-    pub scenarios: [u64; 10],
+    pub scenarios: [u64; 11],
     /// False conflicts SPEC R6.6 allows outside the delivery model (state
     /// merges, and replicas that merged one): counted, not violations.
     pub merge_false_conflicts: u64,

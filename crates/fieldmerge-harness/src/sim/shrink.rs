@@ -209,6 +209,7 @@ fn renumber(
                 | Event::Legacy { .. }
                 | Event::Deliver { .. }
                 | Event::RestartServer
+                | Event::Failover
                 | Event::Poison { .. } => {}
             }
             e

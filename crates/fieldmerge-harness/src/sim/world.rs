@@ -29,6 +29,16 @@ const SPACE_FIELDS: [&str; 2] = ["name", "color"];
 /// round: a limit on everything.
 const DRAIN_MAX: usize = 100_000;
 
+/// The name of the server's log after `generation` failovers (SPEC R12.7).
+fn log_name(generation: u32) -> String {
+    format!("log-{generation}")
+}
+
+/// The generation of a log name: how many failovers made it.
+fn generation_of(name: Option<&str>) -> Option<u32> {
+    name?.strip_prefix("log-")?.parse().ok()
+}
+
 /// A day, in milliseconds: how far ahead a wrong server-side clock runs.
 const DAY_MS: i64 = 86_400_000;
 
@@ -126,6 +136,11 @@ pub(crate) struct World {
     oracle: Oracle,
     legacy_seq: u64,
     legacy_at: Timestamp,
+    // How many failovers the server went through (SPEC R12.7).
+    log_generation: u32,
+    // The write of each entry of every log a failover retired, by name: a
+    // page of an old log still in flight is judged by its own numbering.
+    retired_logs: BTreeMap<String, Vec<usize>>,
     healing: bool,
     pub stats: Stats,
     violations: Vec<Violation>,
@@ -160,19 +175,24 @@ impl World {
             config: *config,
             step: 0,
             now_ms: T0_MS,
+            // A named log (SPEC R12.7): a failover names the standby's.
             server: Server::new(
                 ServerConfig::new(
                     ServerConfig::default().skew_ms_max(),
                     config.page_size.max(1),
                 )
                 .unwrap_or_default(),
-            ),
+            )
+            .with_log_name(&log_name(0))
+            .expect("a name"),
             devices,
             signed_up: vec![false; users],
             net: Vec::new(),
             oracle: Oracle::default(),
             legacy_seq: 0,
             legacy_at: Timestamp::GENESIS,
+            log_generation: 0,
+            retired_logs: BTreeMap::new(),
             healing: false,
             stats: Stats::default(),
             violations: Vec::new(),
@@ -302,6 +322,7 @@ impl World {
             Event::Boot { device, fate } => self.boot(device, fate),
             Event::Crash { device } => self.crash(device),
             Event::RestartServer => self.restart_server(),
+            Event::Failover => self.failover(),
             Event::Poison { variant } => self.poison(variant),
             Event::Wipe { device, fate } => self.wipe(device, fate),
             Event::Write {
@@ -599,7 +620,10 @@ impl World {
                 let quarantined: Vec<fieldmerge::Quarantined> =
                     serde_json::from_value(quarantined).map_err(|e| e.to_string())?;
                 let config = self.server.config();
+                let name = self.server.log_name().unwrap_or_default();
                 Server::from_log_quarantined(config, log, quarantined, clients)
+                    .map_err(|e| e.to_string())?
+                    .with_log_name(name)
                     .map_err(|e| e.to_string())
             });
         match rebuilt {
@@ -611,6 +635,81 @@ impl World {
             Err(e) => self.violate(
                 ViolationKind::ServerRestart,
                 format!("rebuild refused: {e}"),
+            ),
+        }
+    }
+
+    // SPEC R12.7: the server fails over to a standby that holds the same
+    // changes in another order, under the next log name: a server the same
+    // pushes reached in another order, so its order is causal too (a change
+    // comes after every change its writer had seen, R6.6) but pairs of
+    // concurrent changes are swapped. The standby's state must be the same
+    // (R4.5: merge does not depend on order); every device must then refuse
+    // the old log's pages, reset its cursor and hydrate from the standby.
+    fn failover(&mut self) {
+        if !self.server.quarantined().is_empty() {
+            return;
+        }
+        self.scenario(Scenario::Failover);
+        let generation = self.log_generation + 1;
+        // Adjacent entries swapped when they are concurrent writes of two
+        // writers: neither had seen the other.
+        let mut order: Vec<usize> = (0..self.server.log().len()).collect();
+        let log = self.server.log();
+        let concurrent = |a: usize, b: usize| {
+            let (wa, wb) = (self.oracle.log_writes[a], self.oracle.log_writes[b]);
+            log[a].client_id() != log[b].client_id()
+                && wa != usize::MAX
+                && wb != usize::MAX
+                && !self.oracle.writes[wb].seen.contains(wa)
+                && !self.oracle.writes[wa].seen.contains(wb)
+        };
+        let mut i = 0;
+        while i + 1 < order.len() {
+            if concurrent(order[i], order[i + 1]) {
+                order.swap(i, i + 1);
+                i += 2;
+            } else {
+                i += 1;
+            }
+        }
+        // Renumbered through the wire form, as a standby would store them.
+        let standby_log: Vec<Change> = order
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &j)| {
+                let mut wire = log[j].to_wire();
+                wire["server_seq"] = serde_json::json!(i + 1);
+                Change::from_wire(&wire, i).ok()
+            })
+            .collect();
+        let writes: Vec<usize> = order.iter().map(|&j| self.oracle.log_writes[j]).collect();
+        let clients: Vec<(WriterId, ClientRow)> = self
+            .server
+            .clients()
+            .map(|(id, row)| (id.clone(), row))
+            .collect();
+        let standby = Server::from_log(self.server.config(), standby_log, clients)
+            .map_err(|e| e.to_string())
+            .and_then(|s| {
+                s.with_log_name(&log_name(generation))
+                    .map_err(|e| e.to_string())
+            });
+        match standby {
+            Ok(standby) if standby.records() == self.server.records() => {
+                self.log(format_args!("  failover to {}", log_name(generation)));
+                self.server = standby;
+                let old = std::mem::replace(&mut self.oracle.log_writes, writes);
+                self.retired_logs.insert(log_name(self.log_generation), old);
+                self.log_generation = generation;
+            }
+            Ok(_) => self.violate(
+                ViolationKind::ServerRestart,
+                "the standby's state differs from the server's".into(),
+            ),
+            Err(e) => self.violate(
+                ViolationKind::ServerRestart,
+                format!("the standby refused its log: {e}"),
             ),
         }
     }
@@ -1121,6 +1220,40 @@ impl World {
     // Applies a page through the oracle; whether the replica took it.
     fn apply_page(&mut self, d: usize, page: &Page, what: &str) -> bool {
         let step = self.step;
+        // SPEC R12.7: a page of another log is refused and changes nothing.
+        // A page of a newer log tells the device its server failed over: it
+        // resets its cursor and hydrates from the new log; a late page of an
+        // older log is ignored.
+        let followed = self.devices[d].replica.log_name().map(str::to_owned);
+        if followed.is_some() && page.log != followed {
+            let before = self.devices[d].replica.clone();
+            let refused = self.devices[d].replica.apply_page(page);
+            if !matches!(refused, Err(fieldmerge::PageError::OtherLog { .. })) {
+                self.violate(
+                    ViolationKind::PageHandling,
+                    format!("device {d}: a {what} of another log was not refused as other_log"),
+                );
+            } else if self.devices[d].replica != before {
+                self.violate(
+                    ViolationKind::PageHandling,
+                    format!("device {d}: a refused {what} of another log changed the replica"),
+                );
+            }
+            let newer = generation_of(page.log.as_deref()) > generation_of(followed.as_deref());
+            self.log(format_args!(
+                "  {what} of log {:?} refused ({})",
+                page.log,
+                if newer {
+                    "failover: cursor reset"
+                } else {
+                    "stale"
+                }
+            ));
+            if newer {
+                self.devices[d].replica.reset_cursor();
+            }
+            return false;
+        }
         let cursor = self.devices[d].replica.cursor().unwrap_or(0);
         if page.after != cursor {
             // SPEC R6.5: a page off the cursor is refused and changes nothing.
@@ -1156,7 +1289,11 @@ impl World {
         let mut ids = Vec::with_capacity(page.changes.len());
         for c in &page.changes {
             let seq = c.server_seq().unwrap_or(0) as usize;
-            match self.oracle.log_writes.get(seq.wrapping_sub(1)) {
+            let numbering = match page.log.as_ref().and_then(|l| self.retired_logs.get(l)) {
+                Some(retired) => retired,
+                None => &self.oracle.log_writes,
+            };
+            match numbering.get(seq.wrapping_sub(1)) {
                 Some(&id) if id != usize::MAX => ids.push(id),
                 _ => {
                     self.violate(
