@@ -9,17 +9,23 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::mem::size_of;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
-use fieldmerge::{Record, RecordKey, Register, Replica};
+use fieldmerge::{Record, RecordKey, Register, Replica, ReplicaState};
 use fieldmerge_bench::*;
 
 struct Counting;
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+fn grew(by: isize) {
+    let now = LIVE.fetch_add(by, Ordering::Relaxed) + by;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
 
 // SAFETY: defers to the system allocator and only counts sizes.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        grew(layout.size() as isize);
         // SAFETY: same contract as ours.
         unsafe { System.alloc(layout) }
     }
@@ -29,10 +35,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
+        grew(new_size as isize - layout.size() as isize);
         // SAFETY: same contract as ours.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -43,6 +46,14 @@ static ALLOCATOR: Counting = Counting;
 
 fn live() -> isize {
     LIVE.load(Ordering::Relaxed)
+}
+
+/// The most heap bytes `run` held at once beyond what was live before it.
+fn peak<T>(run: impl FnOnce() -> T) -> (T, isize) {
+    let before = live();
+    PEAK.store(before, Ordering::Relaxed);
+    let value = run();
+    (value, PEAK.load(Ordering::Relaxed) - before)
 }
 
 /// Live heap bytes that `build` leaves behind (the built value is kept).
@@ -77,6 +88,35 @@ fn main() {
         );
     };
     per("fieldmerge", total);
+    // Saving and loading the replica's stored state (SPEC R12.5): through
+    // the state's values, and straight (written from the replica, read
+    // record by record), as peak heap over the replica's heap (saving) and
+    // over the text's length (loading).
+    let (text, through) = peak(|| serde_json::to_string(&ReplicaState::of(&replica)));
+    let text = text.unwrap_or_default();
+    let (straight_text, straight) = peak(|| ReplicaState::text_of(&replica));
+    assert_eq!(
+        straight_text.len(),
+        fieldmerge::canonical_json(&serde_json::from_str(&text).unwrap_or_default()).len()
+    );
+    let heap = heap as f64;
+    println!(
+        "save: peak {:.1}x the replica's heap through ReplicaState::of, {:.1}x written straight (text_of)",
+        through as f64 / heap,
+        straight as f64 / heap
+    );
+    let len = straight_text.len() as f64;
+    let (whole, through) =
+        peak(|| fieldmerge::read_form::<ReplicaState>(straight_text.as_bytes()).map(|s| s.load()));
+    drop(whole);
+    let (loaded, straight) = peak(|| ReplicaState::load_json(straight_text.as_bytes()));
+    assert!(loaded.is_ok());
+    println!(
+        "load: peak {:.1}x the text through the whole text's values, {:.1}x record by record (load_json)",
+        through as f64 / len,
+        straight as f64 / len
+    );
+    drop(loaded);
     std::hint::black_box(&replica);
     drop(replica);
 

@@ -11,8 +11,8 @@
 
 use arbitrary::Unstructured;
 use fieldmerge::{
-    decode_changes, read_form, ClockCorrection, Page, Push, PushReply, Replica, ReplicaState,
-    Server, ServerConfig, Timestamp,
+    canonical_json, decode_changes, read_form, ClockCorrection, Page, Push, PushReply, Replica,
+    ReplicaState, Server, ServerConfig, Timestamp,
 };
 use fieldmerge_harness::gen::{actor, delivery, patch, record_key, replica, timestamp, value};
 use proptest::prelude::*;
@@ -179,6 +179,31 @@ fn hostile_state(u: &mut Unstructured) -> arbitrary::Result<()> {
     Ok(())
 }
 
+/// A stored state is written straight from the replica as the canonical text
+/// of its form (R11.4, R12.5), and read record by record it loads exactly
+/// what the whole text loads, mutated or not.
+fn state_text(u: &mut Unstructured) -> arbitrary::Result<()> {
+    let server = server(u)?;
+    let mut r = replica(u)?;
+    let _ = r.apply_page(&server.pull(0, 8));
+    let text = ReplicaState::text_of(&r);
+    let form = serde_json::to_value(ReplicaState::of(&r)).expect("serializes");
+    assert_eq!(text, canonical_json(&form));
+    let text = if u.arbitrary()? {
+        mutate(u, text.into_bytes())?
+    } else {
+        text.into_bytes()
+    };
+    let whole = read_form::<ReplicaState>(&text).ok().map(|s| s.load());
+    match (whole, ReplicaState::load_json(&text)) {
+        (Some(Ok(a)), Ok(b)) => assert_eq!(ReplicaState::of(&a), ReplicaState::of(&b)),
+        (Some(Ok(_)), Err(e)) => panic!("the whole text loads, record by record: {e}"),
+        (_, Ok(_)) => panic!("loaded record by record what the whole text refuses"),
+        _ => {}
+    }
+    Ok(())
+}
+
 fn run(bytes: &[u8], law: fn(&mut Unstructured) -> arbitrary::Result<()>) {
     let _ = law(&mut Unstructured::new(bytes));
 }
@@ -203,4 +228,5 @@ hostile! {
     r11_5_hostile_batches_never_panic => hostile_batch;
     r12_2_hostile_configs_never_panic_and_one_that_reads_is_valid => hostile_config;
     r12_5_hostile_states_never_panic_and_one_that_loads_can_sync => hostile_state;
+    r12_5_a_state_is_written_canonically_and_loads_record_by_record_as_whole => state_text;
 }

@@ -53,7 +53,9 @@ impl JsonReplica {
     /// The persisted state (SPEC R12.5): what to store, atomically, after
     /// every operation.
     pub fn state(&self) -> String {
-        text(&ReplicaState::of(&self.replica))
+        // Written straight from the replica, byte for byte the canonical
+        // text of its state (SPEC R11.4, R12.5).
+        ReplicaState::text_of(&self.replica)
     }
 
     /// A local write: `{table, id, actor, patch, now, ext?}` (or `{kind,

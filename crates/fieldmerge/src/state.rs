@@ -2,6 +2,7 @@
 //! keeps across restarts, and what conformance vectors and the `apply`
 //! command read and print.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -12,7 +13,7 @@ use crate::change::{
 };
 use crate::error::{ChangeErrorKind, StateError};
 use crate::record::{Record, RecordKey};
-use crate::register::{Register, WriterId};
+use crate::register::{Base, Register, WriterId};
 use crate::replica::{Clock, Replica, ReplicaParts};
 use crate::timestamp::Timestamp;
 
@@ -97,6 +98,15 @@ impl ReplicaState {
     /// # Errors
     /// [`StateError`] naming the bad record field or outbox change.
     pub fn load(&self) -> Result<Replica, StateError> {
+        self.load_from(self.records.iter().map(Cow::Borrowed))
+    }
+
+    // The state's load with its records taken from `values`, one at a
+    // time (`self.records` is ignored).
+    fn load_from<'v>(
+        &self,
+        values: impl Iterator<Item = Cow<'v, Value>>,
+    ) -> Result<Replica, StateError> {
         // The client id names every change this replica writes, so it must
         // be a wire name (SPEC R11.6, R12.5).
         if self.client_id.is_empty() || self.client_id.len() > crate::change::NAME_BYTES_MAX {
@@ -114,8 +124,8 @@ impl ReplicaState {
             }
         }
         let mut records = BTreeMap::new();
-        for value in &self.records {
-            let (key, record) = record_from_json(value)?;
+        for value in values {
+            let (key, record) = record_from_json(&value)?;
             if records.contains_key(&key) {
                 // Loading either copy would drop the other's registers.
                 return Err(StateError::Inconsistent {
@@ -203,6 +213,14 @@ impl ReplicaState {
     /// # Errors
     /// [`StateError::Json`] for text that is not a state; otherwise as [`ReplicaState::load`].
     pub fn load_json(text: &[u8]) -> Result<Replica, StateError> {
+        // A state of many records is read record by record, so loading
+        // holds one record's JSON at a time beside the replica it builds,
+        // not a tree of the whole text. Any fault, of the text or of the
+        // state, is left to the reading of the whole text below, which
+        // says what is wrong exactly as it always did.
+        if let Some(replica) = ReplicaState::load_by_record(text) {
+            return Ok(replica);
+        }
         // A value sits at most five levels deep: the state, `records`, the
         // record, its `fields`, the field (SPEC R12.5).
         let state: ReplicaState =
@@ -212,6 +230,112 @@ impl ReplicaState {
                 message: crate::change::bounded(&e.to_string()),
             })?;
         state.load()
+    }
+
+    // `load_json` record by record: the state without its records (its
+    // envelope), then each record's text on its own, at most three levels
+    // deep (the record, its `fields`, the field), as within the whole text.
+    // `None` when anything does not read or load.
+    fn load_by_record(text: &[u8]) -> Option<Replica> {
+        let split = crate::text::entries(text, &["records"]).ok()??;
+        let envelope = split.envelope(text);
+        let state: ReplicaState = crate::text::parse_bounded(&envelope, 5).ok()?;
+        let fault = std::cell::Cell::new(false);
+        let records = split.elements.iter().map_while(|range| {
+            match crate::text::read(&text[range.clone()], 3) {
+                Ok(value) => Some(Cow::Owned(value)),
+                Err(_) => {
+                    fault.set(true);
+                    None
+                }
+            }
+        });
+        let replica = state.load_from(records).ok()?;
+        (!fault.get()).then_some(replica)
+    }
+
+    /// The canonical text (SPEC R11.4) of [`ReplicaState::of`]`(replica)`,
+    /// written straight from the replica: byte for byte
+    /// `canonical_json(&serde_json::to_value(ReplicaState::of(replica)))`,
+    /// without building the state's values, so saving a replica holds
+    /// little more than the text it returns.
+    pub fn text_of(replica: &Replica) -> String {
+        use crate::text::{write_string, write_value};
+        use std::fmt::Write as _;
+        let mut out = String::with_capacity(256 + 128 * replica.records().len());
+        // Members in the byte order of their names (R11.4).
+        out.push_str("{\"client_id\":");
+        write_string(replica.client_id().as_str(), &mut out);
+        let clock = replica.clock();
+        out.push_str(",\"clock\":{");
+        if clock.epoch != 0 {
+            let _ = write!(out, "\"epoch\":{},", clock.epoch);
+        }
+        let _ = write!(
+            out,
+            "\"offset_ms\":{},\"seen\":\"{}\",\"stamped\":\"{}\"}}",
+            clock.offset_ms, clock.seen, clock.stamped
+        );
+        match replica.cursor() {
+            Some(cursor) => {
+                let _ = write!(out, ",\"cursor\":{cursor}");
+            }
+            None => out.push_str(",\"cursor\":null"),
+        }
+        let _ = write!(out, ",\"hydrating\":{}", replica.is_hydrating());
+        if let Some(log) = replica.log_name() {
+            out.push_str(",\"log\":");
+            write_string(log, &mut out);
+        }
+        let _ = write!(out, ",\"next_seq\":{},\"outbox\":[", replica.next_seq());
+        for (i, change) in replica.outbox().iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            change.write_text(&mut out);
+        }
+        out.push_str("],\"records\":[");
+        for (i, (key, record)) in replica.records().iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            // A record: fields, id, table, updated_at_index; a register: at,
+            // base?, by, origin, value.
+            out.push_str("{\"fields\":{");
+            for (j, (name, reg)) in record.fields().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                write_string(name, &mut out);
+                let _ = write!(out, ":{{\"at\":\"{}\"", reg.at);
+                match &reg.base {
+                    Base::Legacy => {}
+                    Base::First => out.push_str(",\"base\":null"),
+                    Base::Saw(v) => {
+                        let _ = write!(out, ",\"base\":{{\"at\":\"{}\",\"by\":", v.at);
+                        write_string(v.by.as_str(), &mut out);
+                        out.push('}');
+                    }
+                }
+                out.push_str(",\"by\":");
+                write_string(reg.by.as_str(), &mut out);
+                let _ = write!(out, ",\"origin\":\"{}\",\"value\":", reg.origin.as_str());
+                write_value(&reg.value, &mut out);
+                out.push('}');
+            }
+            out.push_str("},\"id\":");
+            write_string(&key.id, &mut out);
+            out.push_str(",\"table\":");
+            write_string(&key.table, &mut out);
+            match record.updated_at_index() {
+                Some(at) => {
+                    let _ = write!(out, ",\"updated_at_index\":\"{at}\"}}");
+                }
+                None => out.push_str(",\"updated_at_index\":null}"),
+            }
+        }
+        out.push_str("]}");
+        out
     }
 }
 
