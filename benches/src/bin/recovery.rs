@@ -173,4 +173,31 @@ fn main() {
         },
     );
     println!("| legacy hydration over own pending writes | {n} | {d:.2?} |");
+
+    // A write of a new field into a record of F fields (SPEC R5.1): a
+    // record keeps its registers in a sorted vector, so an insert moves
+    // the fields after it (issue #13's layout). Written 1,000 fields at a
+    // time (R5.5's limit is 1,024), then one new field in the middle.
+    let f = scale(100_000);
+    let key = RecordKey::new("tasks", "wide");
+    let mut wide = Replica::new(WriterId::new("phone"));
+    for chunk in 0..f.div_ceil(1000) {
+        let patch: serde_json::Map<String, serde_json::Value> = (chunk * 1000
+            ..((chunk + 1) * 1000).min(f))
+            .map(|i| (format!("f{i:07}"), json!(i)))
+            .collect();
+        let _ = wide.write(&key, &Actor::User, &patch, t(0));
+    }
+    let one = json!({"f0000000x": 1})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let d = time(
+        || wide.clone(),
+        |mut p| {
+            let change = p.write(&key, &Actor::User, &one, t(1));
+            (p, change)
+        },
+    );
+    println!("| a new field written into a record of F fields | {f} | {d:.2?} |");
 }

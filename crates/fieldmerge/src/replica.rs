@@ -248,7 +248,7 @@ impl Replica {
         // The tombstone's value is the delete's own stamp (SPEC R9.1).
         let at = self
             .clock
-            .stamp(now, record.derive_updated_at())
+            .stamp(now, record_high(record))
             .ok_or(WriteError::ClockExhausted)?;
         let tombstone = (TOMBSTONE_FIELD.to_owned(), Value::from(at.to_string()));
         self.stamp(
@@ -880,7 +880,7 @@ impl Replica {
         let mut record = self.records.get_mut(key);
         let stamp = self
             .clock
-            .stamp(now, record.as_deref().and_then(Record::derive_updated_at));
+            .stamp(now, record.as_deref().and_then(record_high));
         let at = stamp.unwrap_or(Timestamp::MAX);
         let op = if record.is_some() { op } else { Op::Insert };
         let current = |name: &str| record.as_deref().and_then(|r| r.field(name));
@@ -967,6 +967,15 @@ pub(crate) struct ReplicaParts {
     pub cursor: Option<u64>,
     pub hydrating: bool,
     pub log: Option<String>,
+}
+
+/// The greatest `at` of a record the replica holds, which floors a write
+/// into it (SPEC R2.2): its shadow index, which equals it after every
+/// write, apply and load (R8.1), so a write into a record of many fields
+/// does not walk them.
+fn record_high(record: &Record) -> Option<Timestamp> {
+    debug_assert_eq!(record.updated_at_index(), record.derive_updated_at());
+    record.updated_at_index()
 }
 
 fn no_such(key: &RecordKey) -> WriteError {
