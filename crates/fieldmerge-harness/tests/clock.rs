@@ -217,3 +217,46 @@ fn r12_3_the_refusal_and_the_correction_agree_on_the_first_refused_change() {
     assert_eq!(stamps, [Some(t(1_000)), Some(t(0)), Some(t(1_001))]);
     assert_eq!(server.push(&phone.push(), t(0)).unwrap().appended, 3);
 }
+
+/// R12.4, R12.5: a refusal acknowledges nothing. A copy of a client id
+/// restored from a backup made before the original's clock correction
+/// pushes its own edit under a number the log holds for another change;
+/// the server answers `stale_clock` with the original's `acked_through`.
+/// Acknowledging by that number dropped the copy's edit without a word;
+/// now the copy corrects its clock, keeps the edit, and its next push is
+/// refused as `seq_reused`, which calls for a new client id (R12.5).
+#[test]
+fn r12_4_a_refusal_acknowledges_nothing_so_a_restored_copy_keeps_its_edit() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut phone = replica("phone");
+    let write = |r: &mut Replica, id: &str, title: &str, now: Timestamp| {
+        r.write(&key(id), &Actor::User, &obj(json!({ "title": title })), now)
+            .unwrap();
+    };
+    write(&mut phone, "t1", "a", t(0));
+    let backup = fieldmerge::ReplicaState::of(&phone);
+    sync(&mut phone, &mut server, t(1));
+    write(&mut phone, "t2", "b", t(2));
+    sync(&mut phone, &mut server, t(3));
+    // The original's clock runs an hour ahead once: the server demands a
+    // new epoch of the client id.
+    write(&mut phone, "t3", "c", t(3_600_000));
+    let refusal = server.push(&phone.push(), t(4)).unwrap_err();
+    assert_eq!(refusal.code(), "clock_ahead");
+    // The copy, restored from the backup, edits under client_seq 2.
+    let mut copy = backup.load().unwrap();
+    write(&mut copy, "t9", "mine", t(5));
+    assert_eq!(copy.outbox()[1].client_seq(), Some(2));
+    let stale = server.push(&copy.push(), t(6)).unwrap_err();
+    assert_eq!(
+        (stale.code(), stale.acked_through()),
+        ("stale_clock", Some(2))
+    );
+    copy.receive_refusal(&stale, t(6)).unwrap();
+    assert!(
+        copy.outbox().iter().any(|c| c.key() == &key("t9")),
+        "the copy's edit is still pending"
+    );
+    let reused = server.push(&copy.push(), t(7)).unwrap_err();
+    assert_eq!(reused.code(), "seq_reused");
+}

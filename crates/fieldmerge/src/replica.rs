@@ -440,11 +440,15 @@ impl Replica {
     }
 
     /// Receives the server's refusal of this replica's push (SPEC R12.4,
-    /// R13.4), in one call: acknowledges what the refusal says the log
-    /// holds and, for `clock_ahead` and `stale_clock`, corrects the clock
-    /// ([`Replica::correct_clock`]). Any other refusal changes nothing: it
-    /// is the caller's to act on (a reused `client_seq` calls for a new
-    /// client id, R12.5).
+    /// R13.4): for `clock_ahead` and `stale_clock`, corrects the clock
+    /// ([`Replica::correct_clock`]). It acknowledges nothing: the refusal's
+    /// `acked_through` is a number, and a copy of this client id restored
+    /// from a backup holds other changes under the numbers the log holds;
+    /// dropping them by number would lose them silently. The changes the
+    /// log holds keep their stamps (they are below its high stamp) and are
+    /// acknowledged by content when a page brings them (R12.2). Any other
+    /// refusal changes nothing: it is the caller's to act on (a reused
+    /// `client_seq` calls for a new client id, R12.5).
     ///
     /// # Errors
     /// [`WriteError::ClockExhausted`]; the replica is unchanged.
@@ -472,11 +476,7 @@ impl Replica {
         let Some(correction) = refusal.clock_correction() else {
             return Ok(());
         };
-        let mut next = self.clone();
-        next.ack(refusal.acked_through());
-        next.correct_clock(&correction, now)?;
-        *self = next;
-        Ok(())
+        self.correct_clock(&correction, now)
     }
 
     // SPEC R6.5: a page is applied only when it continues the cursor with

@@ -1041,12 +1041,13 @@ impl World {
                 }
             }
             Payload::PushReply(Err(e)) if e.clock_correction().is_some() => {
-                // SPEC R12.4: ack what the log holds, then restamp the rest
-                // (for a stale copy's refusal, that is usually nothing).
+                // SPEC R12.4: restamp what the server refuses (for a stale
+                // copy's refusal, that is usually nothing); a refusal
+                // acknowledges nothing (R13.4), the log's changes keep their
+                // stamps and a page acknowledges them by content.
                 if matches!(e, PushError::ClockAhead { .. }) {
                     self.fault(FaultKind::ClockAhead);
                 }
-                self.devices[d].replica.ack(e.acked_through());
                 if let Some(correction) = e.clock_correction() {
                     self.correct_clock(d, &correction);
                 }
