@@ -42,9 +42,10 @@ CONSTANTS
     MaxWrites,     \* writes in total (local, agent, legacy; not bootstrap)
     MaxResets,     \* cursor resets in total (hydration rounds after a loss)
     PageSize,      \* the most changes a page carries (R12.2)
+    Restores,      \* whether a client may be restored from a backup (R12.5)
     Bug            \* "none" or the planted bug
 
-ASSUME Bug \in {"none", "tiebreak_origin", "no_witness", "realtime_bootstrap"}
+ASSUME Bug \in {"none", "tiebreak_origin", "no_witness", "realtime_bootstrap", "ack_by_seq"}
 ASSUME NC \in 1..3 /\ MaxAt \in 1..9 /\ PageSize \in 1..9
 ASSUME BootVal \in Vals /\ BootFields \subseteq Fields /\ BootClients \subseteq 1..NC
 ASSUME LocalOrigins \subseteq {"user", "agent", "migration"}
@@ -182,14 +183,20 @@ ApplyChange(st, ch, hydr, H) ==
 \* Drops the outbox entries up to client_seq `through` (R12.1).
 Ack(st, through) == [st EXCEPT !.outbox = SelectSeq(st.outbox, LAMBDA x : x.seq > through)]
 
+\* R12.2: the outbox holds this very change (same number, same registers):
+\* a copy restored from a backup may hold another under the same number.
+OwnSame(st, ch) == \E k \in DOMAIN st.outbox : st.outbox[k].seq = ch.seq /\ st.outbox[k].w = ch.w
+
 \* Applies changes in log order; a replica's own change coming back acks
-\* everything up to it (replica.rs ack_own).
+\* everything up to it (replica.rs own_acknowledged), by content (R12.2;
+\* bug: by number, which drops a restored copy's own pending write).
 RECURSIVE ApplyAll(_, _, _, _)
 ApplyAll(st, chs, hydr, me) ==
     IF chs = <<>> THEN st
     ELSE LET ch == Head(chs)
              s1 == ApplyChange(st, ch, hydr, hist)
-             s2 == IF ch.c = me THEN Ack(s1, ch.seq) ELSE s1
+             s2 == IF ch.c = me /\ (Bug = "ack_by_seq" \/ OwnSame(s1, ch))
+                   THEN Ack(s1, ch.seq) ELSE s1
          IN ApplyAll(s2, Tail(chs), hydr, me)
 
 Min(a, b) == IF a <= b THEN a ELSE b
@@ -213,7 +220,10 @@ EmptyNode ==
      outbox |-> <<>>, nextSeq |-> 1,      \* R5.4
      cursor |-> -1, hydr |-> FALSE,       \* -1: no cursor yet (R6.4)
      known |-> {}, reports |-> {}, nrep |-> 0, lost |-> {},
-     replay |-> FALSE, anom |-> 0, bootBad |-> FALSE, lgMiss |-> FALSE, lgFalse |-> FALSE]
+     replay |-> FALSE, anom |-> 0, bootBad |-> FALSE, lgMiss |-> FALSE, lgFalse |-> FALSE,
+     \* ghost (R12.5): every change this client id made, the ones a restore
+     \* discarded by the user's choice, and whether it was restored
+     made |-> {}, discarded |-> {}, restored |-> FALSE]
 
 Init ==
     /\ nodes = [n \in Nodes |-> EmptyNode]
@@ -253,7 +263,8 @@ Write(c, o, S, v, at) ==
                          !.stamped = Max(st.stamped, at),
                          !.outbox = Append(st.outbox, ch),
                          !.nextSeq = st.nextSeq + 1,
-                         !.known = st.known \cup {ver}]]
+                         !.known = st.known \cup {ver},
+                         !.made = @ \cup {[seq |-> ch.seq, w |-> w]}]]
        /\ nwrites' = nwrites + 1
        /\ UNCHANGED <<log, lastSeq, high, nresets>>
 
@@ -268,7 +279,8 @@ ClientBootstrap(c, at) ==
               [st EXCEPT !.regs = [f \in Fields |-> IF f \in BootFields THEN w[f] ELSE NoReg],
                          !.outbox = Append(st.outbox, MkChange(c, st.nextSeq, w)),
                          !.nextSeq = st.nextSeq + 1,
-                         !.known = st.known \cup {<<at, Boot>>}]]
+                         !.known = st.known \cup {<<at, Boot>>},
+                         !.made = @ \cup {[seq |-> st.nextSeq, w |-> w]}]]
        /\ UNCHANGED <<log, lastSeq, high, hist, nwrites, nresets>>
 
 (***************************************************************************)
@@ -310,18 +322,38 @@ Receive(c, acked, h) ==
     /\ nodes' # nodes
     /\ UNCHANGED <<log, lastSeq, high, hist, nwrites, nresets>>
 
+\* R12.1: the log holds this change of client c (same number, registers).
+LoggedSame(c, x) == \E i \in DOMAIN log : log[i].c = c /\ log[i].seq = x.seq /\ log[i].w = x.w
+
 \* R12.1: a push of c's changes up to client_seq hi reaches the server:
-\* retries are skipped, a gap is refused, the rest are appended and merged.
+\* retries are skipped when the log holds them as pushed and refused
+\* (seq_reused) otherwise, a gap is refused, the rest are appended and
+\* merged.
 ServerPush(c, hi) ==
     LET last == lastSeq[c]
         new  == SelectSeq(nodes[c].outbox, LAMBDA x : x.seq > last /\ x.seq <= hi)
+        old  == SelectSeq(nodes[c].outbox, LAMBDA x : x.seq <= Min(last, hi))
     IN /\ new # <<>>
+       /\ \A k \in DOMAIN old : LoggedSame(c, old[k])                \* seq_reused
        /\ Head(new).seq = last + 1                                 \* seq_gap
        /\ log' = log \o new
        /\ nodes' = [nodes EXCEPT ![Srv] = ApplyAll(nodes[Srv], new, FALSE, Srv)]
        /\ lastSeq' = [lastSeq EXCEPT ![c] = new[Len(new)].seq]
        /\ high' = Max(high, MaxAtOf([i \in DOMAIN new |-> [at |-> new[i].maxAt]]))
        /\ UNCHANGED <<hist, nwrites, nresets>>
+
+\* R12.5: client c is restored from a backup made before its first write,
+\* the original gone: the copy starts over under the same client id and
+\* reuses its numbers. The original's pending changes the log lacks are
+\* discarded by the user's choice (ghost).
+RestoreBackup(c) ==
+    LET st == nodes[c]
+    IN /\ Restores /\ ~st.restored
+       /\ nodes' = [nodes EXCEPT ![c] =
+              [EmptyNode EXCEPT !.restored = TRUE, !.made = st.made,
+                                !.discarded = {[seq |-> st.outbox[k].seq, w |-> st.outbox[k].w] :
+                                               k \in {j \in DOMAIN st.outbox : ~LoggedSame(c, st.outbox[j])}}]]
+       /\ UNCHANGED <<log, lastSeq, high, hist, nwrites, nresets>>
 
 \* A device that lost its cursor but kept its records.
 ResetCursor(c) ==
@@ -379,15 +411,21 @@ LocalWrite == \E c \in Clients, o \in LocalOrigins, S \in NonEmpty(Fields), v \i
 LocalBootstrap == \E c \in BootClients, at \in BootAts : BootFields # {} /\ ClientBootstrap(c, at)
 LoseCursor == \E c \in Clients : ResetCursor(c)
 \* Pages cut before the cursor are refused (head_behind), so h starts there.
+\* A restored copy gets only the replies to its own pushes: an accepted push
+\* of it held only what the log holds as it holds it.
 Deliver == \E c \in Clients : \E acked \in 0..lastSeq[c], h \in CursorOr0(nodes[c])..Len(log) :
-               Receive(c, acked, h)
+               /\ nodes[c].restored =>
+                    \A k \in DOMAIN nodes[c].outbox :
+                        nodes[c].outbox[k].seq <= acked => LoggedSame(c, nodes[c].outbox[k])
+               /\ Receive(c, acked, h)
+Restore == \E c \in Clients : RestoreBackup(c)
 ServerReceive == \E c \in Clients : \E hi \in 1..(nodes[c].nextSeq - 1) : ServerPush(c, hi)
 ServerSideWrite == \E by \in ServerWriters, S \in NonEmpty(Fields), v \in Vals,
                       at \in 1..MaxAt : nwrites < MaxWrites /\ ServerWrite(by, S, v, at)
 ServerSideBootstrap == \E at \in BootAts : BootFields # {} /\ ServerBootstrap(at)
 
 Next ==
-    \/ LocalWrite \/ LocalBootstrap \/ LoseCursor
+    \/ LocalWrite \/ LocalBootstrap \/ LoseCursor \/ Restore
     \/ Deliver \/ ServerReceive \/ ServerSideWrite \/ ServerSideBootstrap
 
 Spec == Init /\ [][Next]_vars
@@ -445,9 +483,20 @@ LogInClientOrder ==
         log[i].c # Srv =>
             log[i].seq = Cardinality({j \in 1..i : log[j].c = log[i].c})
 
-\* R2.2: a replica's HLC never stamps below what it has seen.
+\* R12.1, R12.2, R12.5: nothing a client id wrote is dropped silently:
+\* every change it made is in the log as it made it, still pending in its
+\* outbox, or was discarded by the user's restore.
+NothingDroppedSilently ==
+    \A c \in Clients : \A m \in nodes[c].made :
+        \/ LoggedSame(c, m)
+        \/ \E k \in DOMAIN nodes[c].outbox : nodes[c].outbox[k].seq = m.seq /\ nodes[c].outbox[k].w = m.w
+        \/ m \in nodes[c].discarded
+
+\* R2.2, R12.5: a replica's clock is never behind its own registers: every
+\* register by it is at most max(seen, stamped) (a copy restored from a
+\* backup receives the original's registers, which raise `seen`).
 ClockAhead == \A c \in Clients : \A f \in Fields :
-    nodes[c].regs[f].by = c => nodes[c].regs[f].at <= nodes[c].stamped
+    nodes[c].regs[f].by = c => nodes[c].regs[f].at <= Max(nodes[c].seen, nodes[c].stamped)
 
 (***************************************************************************)
 (* Witnesses (check.sh expects TLC to violate each): the model reaches the *)

@@ -120,6 +120,7 @@ if [ "$#" -gt 0 ]; then
     done
 else
     expect_pass MC.cfg || failed=1
+    expect_pass Restore.cfg || failed=1
     for cfg in "$here"/Bug_*.cfg; do
         expect_violation "$(basename "$cfg")" || failed=1
     done

@@ -13,6 +13,15 @@ import re
 import sys
 
 
+def freeze(x):
+    """A hashable copy of a parsed value: dicts as sorted item tuples."""
+    if isinstance(x, dict):
+        return tuple(sorted((k, freeze(v)) for k, v in x.items()))
+    if isinstance(x, (list, tuple)):
+        return tuple(freeze(v) for v in x)
+    return x
+
+
 class Parser:
     """A parser for the TLA+ values TLC prints."""
 
@@ -58,7 +67,9 @@ class Parser:
                 return rec
         if c == "{":
             self.eat("{")
-            return frozenset(self.items("}"))
+            # A set of records (the ghost sets of R12.5): records and
+            # functions frozen, so the set can hold them.
+            return frozenset(freeze(x) for x in self.items("}"))
         if c == "(":
             self.eat("(")
             fn = {}
