@@ -45,7 +45,7 @@ pub struct SimArgs {
     jobs: u64,
     /// Scenarios seeds may draw, comma-separated (default all): replay, agent,
     /// hydration, bootstrap, migration, legacy, tombstones, merge,
-    /// bulk-migration, server-clock-ahead.
+    /// bulk-migration, server-clock-ahead, failover, restored-backup.
     #[arg(long, value_name = "a,b,...", value_parser = scenarios)]
     scenarios: Option<ScenarioSet>,
     /// At most N users per seed (1 to 16).

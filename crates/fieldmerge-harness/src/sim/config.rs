@@ -37,11 +37,16 @@ pub enum Scenario {
     /// another order, under another log name (SPEC R12.7): every device
     /// must refuse the old log's pages, reset its cursor and skip nothing.
     Failover,
+    /// A device is restored from a backup it took earlier, its client id
+    /// unchanged (SPEC R12.5): a push reusing a number the log holds is
+    /// refused as `seq_reused`, and the device recovers under a new client
+    /// id, writing again the pending values the log lacks.
+    RestoredBackup,
 }
 
 impl Scenario {
     /// Every scenario, in report order.
-    pub const ALL: [Scenario; 11] = [
+    pub const ALL: [Scenario; 12] = [
         Scenario::ReplayBurst,
         Scenario::AgentRace,
         Scenario::Hydration,
@@ -53,6 +58,7 @@ impl Scenario {
         Scenario::BulkMigration,
         Scenario::ServerClockAhead,
         Scenario::Failover,
+        Scenario::RestoredBackup,
     ];
 
     /// The command-line name.
@@ -69,6 +75,7 @@ impl Scenario {
             Scenario::BulkMigration => "bulk-migration",
             Scenario::ServerClockAhead => "server-clock-ahead",
             Scenario::Failover => "failover",
+            Scenario::RestoredBackup => "restored-backup",
         }
     }
 

@@ -102,6 +102,15 @@ impl Generator {
         if scen.has(Scenario::Failover) && self.rng.chance(3) {
             return Event::Failover;
         }
+        if scen.has(Scenario::RestoredBackup) && !up.is_empty() && self.rng.chance(12) {
+            if let Some(d) = self.pick(&up) {
+                return if self.rng.chance(500) {
+                    Event::Backup { device: d }
+                } else {
+                    Event::RestoreBackup { device: d }
+                };
+            }
+        }
         let poison = self.rate(FaultKind::Poison);
         if poison > 0 && self.rng.chance(poison) {
             let variant = self.rng.below(POISON_VARIANTS) as u8;

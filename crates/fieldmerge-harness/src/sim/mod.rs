@@ -115,6 +115,16 @@ pub enum Event {
         /// Which kind of bad entry.
         variant: u8,
     },
+    /// A device keeps a backup of its stored state.
+    Backup {
+        /// The device.
+        device: usize,
+    },
+    /// A device is restored from its backup, its client id unchanged.
+    RestoreBackup {
+        /// The device.
+        device: usize,
+    },
     /// A device wipes its database and starts again with a new client id.
     Wipe {
         /// The device.
@@ -404,7 +414,7 @@ pub struct Stats {
     /// How often each fault fired, indexed by [`FaultKind`].
     pub faults: [u64; 12],
     /// How often each scenario fired, indexed by [`Scenario`].
-    pub scenarios: [u64; 11],
+    pub scenarios: [u64; 12],
     /// False conflicts SPEC R6.6 allows outside the delivery model (state
     /// merges, and replicas that merged one): counted, not violations.
     pub merge_false_conflicts: u64,

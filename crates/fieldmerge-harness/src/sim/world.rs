@@ -74,6 +74,10 @@ pub(crate) struct Device {
     merged: bool,
     // Every conflict this replica reported, to check "exactly once" (R6.7).
     reported: BTreeSet<ConflictKey>,
+    // A backup of its stored state and what it had seen then (R12.5).
+    backup: Option<(ReplicaState, WriteSet)>,
+    // Restored from the backup and not yet recovered under a new client id.
+    restored: bool,
 }
 
 type ConflictKey = (RecordKey, String, fieldmerge::Version, fieldmerge::Version);
@@ -169,6 +173,8 @@ impl World {
                 partitioned: false,
                 merged: false,
                 reported: BTreeSet::new(),
+                backup: None,
+                restored: false,
             })
             .collect();
         World {
@@ -325,6 +331,14 @@ impl World {
             Event::Failover => self.failover(),
             Event::Poison { variant } => self.poison(variant),
             Event::Wipe { device, fate } => self.wipe(device, fate),
+            Event::Backup { device } => {
+                if self.is_up(device) {
+                    let dev = &mut self.devices[device];
+                    dev.backup = Some((ReplicaState::of(&dev.replica), dev.seen.clone()));
+                    self.log(format_args!("  backup of device {device}"));
+                }
+            }
+            Event::RestoreBackup { device } => self.restore_backup(device),
             Event::Write {
                 device,
                 key,
@@ -800,10 +814,129 @@ impl World {
         dev.seen = WriteSet::default();
         dev.merged = false;
         dev.reported.clear();
+        // A backup is of the wiped database.
+        dev.backup = None;
+        dev.restored = false;
         dev.disk = None;
         dev.status = Status::Up;
         dev.incarnation += 1;
         self.boot_sequence(d, fate);
+    }
+
+    // SPEC R12.5: the device's state is replaced by its backup. What it
+    // wrote since the backup and the log lacks is lost by the user's
+    // choice. The app knows it restored, so it recovers at once, as R12.5
+    // says: two copies of one client id would break the rule that a writer
+    // has seen its own writes (R6.3), so the copy never pushes under it.
+    fn restore_backup(&mut self, d: usize) {
+        if !self.is_up(d) {
+            return;
+        }
+        let Some((state, seen)) = self.devices[d].backup.clone() else {
+            return;
+        };
+        let Ok(replica) = state.load() else {
+            self.violate(
+                ViolationKind::StateRoundTrip,
+                format!("device {d}: its backup does not load"),
+            );
+            return;
+        };
+        self.scenario(Scenario::RestoredBackup);
+        let kept: BTreeSet<(WriterId, u64)> = replica
+            .outbox()
+            .iter()
+            .filter_map(|c| Some((c.client_id().clone(), c.client_seq()?)))
+            .collect();
+        let pending: Vec<(WriterId, u64)> = self.devices[d]
+            .replica
+            .outbox()
+            .iter()
+            .filter_map(|c| Some((c.client_id().clone(), c.client_seq()?)))
+            .filter(|c| !kept.contains(c))
+            .collect();
+        for client in pending {
+            if let Some(&id) = self.oracle.by_client_seq.get(&client) {
+                if !self.oracle.server_seen.contains(id) {
+                    self.oracle.writes[id].wiped = true;
+                }
+            }
+        }
+        let dev = &mut self.devices[d];
+        dev.replica = replica;
+        dev.seen = seen;
+        dev.restored = true;
+        dev.incarnation += 1;
+        dev.reported.clear();
+        self.log(format_args!("  device {d} restored from its backup"));
+        self.recover_restored(d);
+    }
+
+    // SPEC R12.5: a restored device starts a new replica under a new client
+    // id and writes again the pending values the log lacks. It reads the whole log with its old
+    // replica first: the log's copies of its changes are acknowledged by
+    // content (R12.2), so what stays pending is exactly what the log lacks.
+    fn recover_restored(&mut self, d: usize) {
+        let mut old = self.devices[d].replica.clone();
+        old.reset_cursor();
+        let mut cursor = 0;
+        while cursor < self.server.head() {
+            let page = self.server.pull(cursor, 1000);
+            cursor = page.after + page.len() as u64;
+            if old.apply_page(&page).is_err() {
+                break;
+            }
+        }
+        let pending: Vec<Change> = old.outbox().to_vec();
+        for change in &pending {
+            let client = (change.client_id().clone(), change.client_seq().unwrap_or(0));
+            if let Some(&id) = self.oracle.by_client_seq.get(&client) {
+                // Superseded by the write below (or, for a delete or a
+                // placeholder, given up by the user's restore).
+                self.oracle.writes[id].wiped = true;
+            }
+        }
+        let fate = Fate::OK;
+        let dev = &mut self.devices[d];
+        dev.wipes += 1;
+        dev.replica = Replica::new(dev.client_id());
+        dev.seen = WriteSet::default();
+        dev.merged = false;
+        dev.reported.clear();
+        dev.restored = false;
+        dev.backup = None;
+        dev.incarnation += 1;
+        self.log(format_args!(
+            "  device {d} recovers as {} from {} pending changes the log lacks",
+            self.devices[d].client_id(),
+            pending.len()
+        ));
+        self.boot_sequence(d, fate);
+        let now = self.device_now(d);
+        let mut again = 0;
+        for change in pending {
+            let origin = change.writes().next().map(|(_, r)| r.origin);
+            let actor = match origin {
+                Some(Origin::User) => Actor::User,
+                Some(Origin::Agent) => Actor::Ai,
+                Some(Origin::Migration) => Actor::system(SYSTEM_MIGRATION),
+                _ => continue,
+            };
+            let patch: Map<String, Value> = change
+                .writes()
+                .filter(|(name, _)| *name != fieldmerge::TOMBSTONE_FIELD)
+                .map(|(name, reg)| (name.to_owned(), reg.value.clone()))
+                .collect();
+            if patch.is_empty() {
+                continue;
+            }
+            let result = self.devices[d]
+                .replica
+                .write(change.key(), &actor, &patch, now);
+            self.local_result(d, change.key(), result);
+            again += 1;
+        }
+        self.log(format_args!("  device {d} wrote {again} of them again"));
     }
 
     fn user_write(&mut self, d: usize, k: usize, f: usize, value: i64, actor: &Actor) {

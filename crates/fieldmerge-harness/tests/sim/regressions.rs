@@ -420,3 +420,55 @@ fn r12_7_a_failover_with_a_late_page_of_the_old_log_loses_nothing() {
     assert!(outcome.violations.is_empty(), "{:#?}", outcome.violations);
     assert_eq!(outcome.stats.scenarios[Scenario::Failover as usize], 1);
 }
+
+/// SPEC R12.5: a device restored from a backup that holds a pending write
+/// the log lacks recovers under a new client id and writes the value again;
+/// the write reaches the server, and nothing else is lost or reported.
+#[test]
+fn r12_5_a_restored_device_writes_its_pending_values_again_under_a_new_id() {
+    use fieldmerge_harness::sim::{run_schedule_with, RunOptions};
+    let config = Config {
+        users: 1,
+        devices_per_user: 1,
+        tasks: 1,
+        steps: 300,
+        heal_rounds_max: 12,
+        page_size: 8,
+        scenarios: ScenarioSet::all(),
+        faults: FaultRates([0; 12]),
+        mutation: None,
+    };
+    let schedule = vec![
+        Join {
+            device: 0,
+            fate: OK,
+        },
+        Write {
+            device: 0,
+            key: 0,
+            field: 0,
+            value: 7,
+        },
+        Backup { device: 0 },
+        RestoreBackup { device: 0 },
+    ];
+    let outcome = run_schedule_with(
+        &config,
+        &schedule,
+        RunOptions {
+            trace: true,
+            until: None,
+        },
+    );
+    assert!(outcome.violations.is_empty(), "{:#?}", outcome.violations);
+    let trace = outcome.trace.unwrap_or_default();
+    assert!(
+        trace.contains("recovers as u0d0w1 from 3 pending changes the log lacks")
+            && trace.contains("wrote 1 of them again"),
+        "{trace}"
+    );
+    assert_eq!(
+        outcome.stats.scenarios[Scenario::RestoredBackup as usize],
+        1
+    );
+}
