@@ -260,3 +260,34 @@ fn r12_4_a_refusal_acknowledges_nothing_so_a_restored_copy_keeps_its_edit() {
     let reused = server.push(&copy.push(), t(7)).unwrap_err();
     assert_eq!(reused.code(), "seq_reused");
 }
+
+/// R12.4: a restamp is floored by every register of its record that the
+/// correction does not replace, the replica's own kept writes included: a
+/// write within the skew but ahead of the server's clock stays below the
+/// restamp of a later write of its record (found missing by the mutation
+/// pass: nothing pinned the floor's own registers).
+#[test]
+fn r12_4_a_restamp_stays_above_the_kept_writes_of_its_record() {
+    let mut server = Server::new(ServerConfig::default());
+    let mut phone = replica("phone");
+    phone
+        .write(&key("t1"), &Actor::User, &obj(json!({"a": 1})), t(30_000))
+        .unwrap();
+    phone
+        .write(
+            &key("t1"),
+            &Actor::User,
+            &obj(json!({"b": 1})),
+            t(7_200_000),
+        )
+        .unwrap();
+    let refusal = server.push(&phone.push(), t(0)).unwrap_err();
+    assert!(
+        matches!(refusal, PushError::ClockAhead { index: 1, .. }),
+        "{refusal:?}"
+    );
+    phone.receive_refusal(&refusal, t(7_200_000)).unwrap();
+    let stamps: Vec<_> = phone.outbox().iter().map(|c| c.max_at()).collect();
+    assert_eq!(stamps, [Some(t(30_000)), Some(t(30_001))]);
+    assert_eq!(server.push(&phone.push(), t(0)).unwrap().appended, 2);
+}
