@@ -2,7 +2,7 @@
 //! in one log, so a replica refuses a page of another log instead of
 //! skipping the changes that log numbers differently.
 
-use fieldmerge::{Actor, PageError, Replica, ReplicaState, Server, ServerConfig};
+use fieldmerge::{Actor, Page, PageError, Replica, ReplicaState, Server, ServerConfig};
 use serde_json::json;
 
 use crate::support::{key, obj, pull_all, replica, t};
@@ -151,4 +151,35 @@ fn r12_7_a_log_name_is_a_name_and_survives_a_restart() {
     .unwrap();
     assert_eq!(restarted.pull(0, 10), main.pull(0, 10));
     assert_eq!(restarted.pull(0, 10).log.as_deref(), Some("main"));
+    assert_eq!(restarted.log_name(), Some("main"));
+    assert_eq!(Server::new(ServerConfig::default()).log_name(), None);
+}
+
+/// R12.7, R11.7, R13.1: a page's `log` is read as the rest of the page: a
+/// member twice is `duplicate_member`, a name that is not a string
+/// `wrong_type`, an empty one `bad_name`; a named page reads back as
+/// written.
+#[test]
+fn r12_7_a_pages_log_member_is_read_like_the_rest_of_the_page() {
+    let code = |text: &str| {
+        Page::from_json(text.as_bytes())
+            .map(|p| p.log)
+            .map_err(|e| e.kind.code())
+    };
+    assert_eq!(
+        code(r#"{"after":0,"changes":[],"head":0,"log":"main"}"#),
+        Ok(Some("main".to_owned()))
+    );
+    assert_eq!(
+        code(r#"{"after":0,"changes":[],"head":0,"log":"a","log":"b"}"#),
+        Err("duplicate_member")
+    );
+    assert_eq!(
+        code(r#"{"after":0,"changes":[],"head":0,"log":7}"#),
+        Err("wrong_type")
+    );
+    assert_eq!(
+        code(r#"{"after":0,"changes":[],"head":0,"log":""}"#),
+        Err("bad_name")
+    );
 }
