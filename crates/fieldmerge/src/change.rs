@@ -472,20 +472,9 @@ impl Change {
                 out.push(',');
             }
             write_string(name, out);
-            // A register's metadata: at, base, by, origin (byte order).
-            let _ = write!(out, ":{{\"at\":\"{}\"", reg.at);
-            match &reg.base {
-                Base::Legacy => {}
-                Base::First => out.push_str(",\"base\":null"),
-                Base::Saw(v) => {
-                    let _ = write!(out, ",\"base\":{{\"at\":\"{}\",\"by\":", v.at);
-                    write_string(v.by.as_str(), out);
-                    out.push('}');
-                }
-            }
-            out.push_str(",\"by\":");
-            write_string(reg.by.as_str(), out);
-            let _ = write!(out, ",\"origin\":\"{}\"}}", reg.origin.as_str());
+            out.push(':');
+            write_register_meta(reg, out);
+            out.push('}');
         }
         out.push_str("},\"id\":");
         write_string(&self.key.id, out);
@@ -497,6 +486,26 @@ impl Change {
         write_string(&self.key.table, out);
         out.push('}');
     }
+}
+
+/// Appends a register's metadata members, `{"at":…,"base":…,"by":…,
+/// "origin":…` in byte order (R11.4), without the closing brace, so a
+/// stored register can add its `value` (R12.5).
+pub(crate) fn write_register_meta(reg: &Register, out: &mut String) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{{\"at\":\"{}\"", reg.at);
+    match &reg.base {
+        Base::Legacy => {}
+        Base::First => out.push_str(",\"base\":null"),
+        Base::Saw(v) => {
+            let _ = write!(out, ",\"base\":{{\"at\":\"{}\",\"by\":", v.at);
+            write_string(v.by.as_str(), out);
+            out.push('}');
+        }
+    }
+    out.push_str(",\"by\":");
+    write_string(reg.by.as_str(), out);
+    let _ = write!(out, ",\"origin\":\"{}\"", reg.origin.as_str());
 }
 
 impl serde::Serialize for Change {

@@ -13,7 +13,7 @@ use crate::change::{
 };
 use crate::error::{ChangeErrorKind, StateError};
 use crate::record::{Record, RecordKey};
-use crate::register::{Base, Register, WriterId};
+use crate::register::{Register, WriterId};
 use crate::replica::{Clock, Replica, ReplicaParts};
 use crate::timestamp::Timestamp;
 
@@ -307,19 +307,9 @@ impl ReplicaState {
                     out.push(',');
                 }
                 write_string(name, &mut out);
-                let _ = write!(out, ":{{\"at\":\"{}\"", reg.at);
-                match &reg.base {
-                    Base::Legacy => {}
-                    Base::First => out.push_str(",\"base\":null"),
-                    Base::Saw(v) => {
-                        let _ = write!(out, ",\"base\":{{\"at\":\"{}\",\"by\":", v.at);
-                        write_string(v.by.as_str(), &mut out);
-                        out.push('}');
-                    }
-                }
-                out.push_str(",\"by\":");
-                write_string(reg.by.as_str(), &mut out);
-                let _ = write!(out, ",\"origin\":\"{}\",\"value\":", reg.origin.as_str());
+                out.push(':');
+                crate::change::write_register_meta(reg, &mut out);
+                out.push_str(",\"value\":");
                 write_value(&reg.value, &mut out);
                 out.push('}');
             }

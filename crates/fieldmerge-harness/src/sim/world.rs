@@ -808,18 +808,10 @@ impl World {
                 self.oracle.writes[id].wiped = true;
             }
         }
+        self.start_over(d);
         let dev = &mut self.devices[d];
-        dev.wipes += 1;
-        dev.replica = Replica::new(dev.client_id());
-        dev.seen = WriteSet::default();
-        dev.merged = false;
-        dev.reported.clear();
-        // A backup is of the wiped database.
-        dev.backup = None;
-        dev.restored = false;
         dev.disk = None;
         dev.status = Status::Up;
-        dev.incarnation += 1;
         self.boot_sequence(d, fate);
     }
 
@@ -897,15 +889,7 @@ impl World {
             }
         }
         let fate = Fate::OK;
-        let dev = &mut self.devices[d];
-        dev.wipes += 1;
-        dev.replica = Replica::new(dev.client_id());
-        dev.seen = WriteSet::default();
-        dev.merged = false;
-        dev.reported.clear();
-        dev.restored = false;
-        dev.backup = None;
-        dev.incarnation += 1;
+        self.start_over(d);
         self.log(format_args!(
             "  device {d} recovers as {} from {} pending changes the log lacks",
             self.devices[d].client_id(),
@@ -937,6 +921,21 @@ impl World {
             again += 1;
         }
         self.log(format_args!("  device {d} wrote {again} of them again"));
+    }
+
+    // A device starts a new, empty replica under a new client id (SPEC
+    // R12.5): after a wipe, or to recover from a restored backup. Its
+    // backup is of the old database.
+    fn start_over(&mut self, d: usize) {
+        let dev = &mut self.devices[d];
+        dev.wipes += 1;
+        dev.replica = Replica::new(dev.client_id());
+        dev.seen = WriteSet::default();
+        dev.merged = false;
+        dev.reported.clear();
+        dev.backup = None;
+        dev.restored = false;
+        dev.incarnation += 1;
     }
 
     fn user_write(&mut self, d: usize, k: usize, f: usize, value: i64, actor: &Actor) {
