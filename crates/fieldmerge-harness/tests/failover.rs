@@ -182,4 +182,10 @@ fn r12_7_a_pages_log_member_is_read_like_the_rest_of_the_page() {
         code(r#"{"after":0,"changes":[],"head":0,"log":""}"#),
         Err("bad_name")
     );
+    // The members in order: `head` before `log` (R13.1).
+    assert_eq!(
+        code(r#"{"after":0,"changes":[],"head":"x","log":""}"#),
+        Err("wrong_type")
+    );
+    assert_eq!(code(r#"{"after":0,"changes":[],"log":""}"#), Err("missing"));
 }

@@ -859,15 +859,6 @@ impl Page {
     fn from_parts(mut value: Value, entries: Option<Vec<Entry>>) -> Result<Page, ChangeError> {
         let m = members(&value, "page", &["after", "changes", "head", "log"])?;
         let after = uint_member(m, "after", None)?;
-        // SPEC R12.7: the log's name, a name as R11.6 says.
-        let log = match m.get("log") {
-            None => None,
-            Some(Value::String(log)) => {
-                crate::change::check_name(log, "log").map_err(message_error)?;
-                Some(log.clone())
-            }
-            Some(_) => return Err(wrong("log", "a string")),
-        };
         match m.get("changes") {
             None => {
                 return Err(message_error(ChangeErrorKind::Missing {
@@ -878,6 +869,16 @@ impl Page {
             Some(_) => return Err(wrong("batch", "an array")),
         }
         let head = uint_member(m, "head", None)?;
+        // SPEC R12.7: the log's name, a name as R11.6 says, checked
+        // after `after`, `changes` and `head` (R13.1).
+        let log = match m.get("log") {
+            None => None,
+            Some(Value::String(log)) => {
+                crate::change::check_name(log, "log").map_err(message_error)?;
+                Some(log.clone())
+            }
+            Some(_) => return Err(wrong("log", "a string")),
+        };
         let entries = entries.unwrap_or_else(|| {
             let list = value.get_mut("changes").map(Value::take);
             let Some(Value::Array(list)) = list else {
